@@ -1,0 +1,46 @@
+"""Errors raised by the graph package.
+
+Every error names what is wrong and where: the node id and type, the parameter, the JSON path.
+All derive from :class:`GraphError` so callers can catch the package's errors in one place.
+"""
+
+from __future__ import annotations
+
+
+class GraphError(Exception):
+    """Base class of every error raised by ``graph``."""
+
+
+class ParamError(GraphError, ValueError):
+    """A parameter value is of the wrong type or out of range."""
+
+    def __init__(self, name: str, message: str, node_id: str | None = None, type_id: str = ""):
+        self.name = name
+        self.node_id = node_id
+        self.type_id = type_id
+        self.reason = message
+        where = f"Node '{node_id}' ({type_id}): " if node_id else ""
+        super().__init__(f"{where}{name} {message}")
+
+
+class EditError(GraphError, ValueError):
+    """A mutation of the graph was refused (unknown port, cycle, port already connected...)."""
+
+
+class ShapeError(GraphError):
+    """A node cannot accept the tensors that reach it."""
+
+
+class DatasetError(GraphError):
+    """A data set described by a Dataset node cannot be read or described."""
+
+
+class FileFormatError(GraphError):
+    """A graph file cannot be read. ``path`` is the JSON path, ``node_id`` the node if known."""
+
+    def __init__(self, message: str, path: str = "$", node_id: str | None = None):
+        self.path = path
+        self.node_id = node_id
+        self.reason = message
+        node = f" (node '{node_id}')" if node_id else ""
+        super().__init__(f"{path}{node}: {message}")

@@ -1,0 +1,322 @@
+"""The JSON file format: load, migrate, save.
+
+Load pipeline: bytes → size check → strict UTF-8 → JSON (duplicate keys, NaN and Infinity refused)
+→ depth check → ``format``/``version`` → step-by-step migrations → nodes through the catalogue
+(legacy ids accepted) → parameters checked → edges through :meth:`Graph.connect` (ports, kinds,
+one edge per input, no cycles). Every error is a :class:`FileFormatError` naming the JSON path
+(``$.nodes[3].params.out_features``) and the node id when there is one.
+
+Nothing in a file can name code to run: types resolve through the catalogue, values are plain
+JSON scalars checked against their declarations; no pickle, eval or exec anywhere.
+
+Save is deterministic (``indent=2``, sorted keys, every parameter written, trailing newline) and
+atomic (temporary file in the same folder, fsync, ``os.replace``), so an interrupted save leaves
+the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from . import catalogue
+from .document import Edge, Graph, PortRef
+from .errors import EditError, FileFormatError, GraphError, ParamError
+
+FORMAT = "netwright-graph"
+VERSION = 1
+MAX_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_NODES = 20_000
+MAX_EDGES = 100_000
+
+_MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def migration(from_version: int) -> Callable[[Callable[[dict], dict]], Callable[[dict], dict]]:
+    """Register a function that turns a version-``from_version`` document into the next version."""
+
+    def register(fn: Callable[[dict], dict]) -> Callable[[dict], dict]:
+        _MIGRATIONS[from_version] = fn
+        return fn
+
+    return register
+
+
+def migrate(doc: dict) -> dict:
+    version = doc["version"]
+    while version < VERSION:
+        step = _MIGRATIONS.get(version)
+        if step is None:
+            raise FileFormatError(f"no migration from version {version} to {version + 1}", "$.version")
+        doc = step(doc)
+        version += 1
+        doc["version"] = version
+    return doc
+
+
+# ------------------------------------------------------------------------ load
+
+
+def load_path(path: str | os.PathLike) -> Graph:
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise FileFormatError(f"file is {size} bytes; at most {MAX_BYTES} are accepted")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise FileFormatError(f"cannot read the file: {exc.strerror or exc}") from None
+    return loads(data)
+
+
+def loads(data: bytes | str) -> Graph:
+    """Parse a graph file's contents; raises FileFormatError, never anything else for bad input."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_BYTES:
+            raise FileFormatError(f"file is {len(data)} bytes; at most {MAX_BYTES} are accepted")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise FileFormatError(f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+    else:
+        text = data
+    _check_nesting(text)
+    try:
+        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except _DuplicateKey as exc:
+        raise FileFormatError(f"key {exc.args[0]!r} appears twice in one object") from None
+    except _BadConstant as exc:
+        raise FileFormatError(f"{exc.args[0]} is not a number JSON allows") from None
+    except RecursionError:
+        raise FileFormatError(f"nesting is deeper than {MAX_DEPTH} levels") from None
+    return from_document(doc)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _BadConstant(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise _BadConstant(name)
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse deep nesting before json recurses into it (brackets inside strings are skipped)."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FileFormatError(f"nesting is deeper than {MAX_DEPTH} levels")
+        elif ch in "]}":
+            depth -= 1
+
+
+def _expect(value: Any, kind: type | tuple, path: str, what: str, node_id: str | None = None) -> Any:
+    if not isinstance(value, kind) or (kind in (int, (int, float)) and isinstance(value, bool)):
+        raise FileFormatError(f"expected {what}; got {_json_type(value)}", path, node_id)
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _check_keys(obj: dict, allowed: set[str], required: set[str], path: str, node_id: str | None = None) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise FileFormatError(f"unknown key {_short(key)}; expected {', '.join(sorted(allowed))}", path, node_id)
+    for key in sorted(required - set(obj)):
+        raise FileFormatError(f"missing key {key!r}", path, node_id)
+
+
+def _short(text: str) -> str:
+    r = repr(text)
+    return r if len(r) <= 50 else r[:47] + "...'"
+
+
+def from_document(doc: Any) -> Graph:
+    _expect(doc, dict, "$", "a JSON object at the top level")
+    if doc.get("format") != FORMAT:
+        got = doc.get("format")
+        raise FileFormatError(f"'format' must be {FORMAT!r}; got {_short(got) if isinstance(got, str) else _json_type(got)}", "$.format")
+    version = _expect(doc.get("version"), int, "$.version", "an integer version")
+    if version > VERSION:
+        raise FileFormatError(f"version {version} is newer than this Netwright reads ({VERSION}): update Netwright", "$.version")
+    if version < 0:
+        raise FileFormatError(f"version must be at least 0; got {version}", "$.version")
+    doc = migrate(doc)
+    _check_keys(doc, {"format", "version", "nodes", "edges", "settings"}, {"format", "version", "nodes", "edges"}, "$")
+    graph = Graph()
+    settings = _expect(doc.get("settings", {}), dict, "$.settings", "an object")
+    for name, value in settings.items():
+        try:
+            graph.set_setting(name, value)
+        except (EditError, ParamError) as exc:
+            raise FileFormatError(_reason(exc), f"$.settings.{_key(name)}") from None
+    nodes = _expect(doc["nodes"], list, "$.nodes", "a list of nodes")
+    if len(nodes) > MAX_NODES:
+        raise FileFormatError(f"{len(nodes)} nodes; at most {MAX_NODES} are accepted", "$.nodes")
+    for i, raw in enumerate(nodes):
+        _load_node(graph, raw, f"$.nodes[{i}]")
+    edges = _expect(doc["edges"], list, "$.edges", "a list of edges")
+    if len(edges) > MAX_EDGES:
+        raise FileFormatError(f"{len(edges)} edges; at most {MAX_EDGES} are accepted", "$.edges")
+    for i, raw in enumerate(edges):
+        _load_edge(graph, raw, f"$.edges[{i}]")
+    return graph
+
+
+def _key(name: str) -> str:
+    return name if name.isidentifier() and len(name) < 50 else _short(name)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ParamError):
+        return f"{exc.name} {exc.reason}" if exc.name else exc.reason
+    return str(exc)
+
+
+def _load_node(graph: Graph, raw: Any, path: str) -> None:
+    _expect(raw, dict, path, "a node object")
+    node_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    _check_keys(raw, {"id", "type", "params", "position", "title"}, {"id", "type"}, path, node_id)
+    nid = _expect(raw["id"], str, f"{path}.id", "a text id")
+    type_id = _expect(raw["type"], str, f"{path}.type", "a node type name", nid)
+    try:
+        t = catalogue.get(type_id)
+    except GraphError:
+        raise FileFormatError(f"unknown node type {_short(type_id)}", f"{path}.type", nid) from None
+    params = _expect(raw.get("params", {}), dict, f"{path}.params", "an object of parameters", nid)
+    for name, value in params.items():
+        if name not in t.param_index:
+            known = ", ".join(t.param_index) or "none"
+            raise FileFormatError(f"{t.type_id} has no parameter {_short(name)} (parameters: {known})", f"{path}.params", nid)
+        p = t.param_index[name]
+        try:
+            p.check(value)
+        except ParamError as exc:
+            raise FileFormatError(f"{exc.reason}", f"{path}.params.{name}", nid) from None
+    position = raw.get("position", [0, 0])
+    _expect(position, list, f"{path}.position", "[x, y]", nid)
+    if len(position) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position):
+        raise FileFormatError("expected [x, y] with two numbers", f"{path}.position", nid)
+    title = _expect(raw.get("title", ""), str, f"{path}.title", "text", nid)
+    try:
+        graph.add_node(t.type_id, params, tuple(position), title, node_id=nid)
+    except (EditError, ParamError) as exc:
+        where = f"{path}.id" if "id" in str(exc) else path
+        raise FileFormatError(_reason(exc), where, nid) from None
+
+
+def _load_edge(graph: Graph, raw: Any, path: str) -> None:
+    _expect(raw, dict, path, 'an edge object {"from": {...}, "to": {...}}')
+    _check_keys(raw, {"from", "to"}, {"from", "to"}, path)
+    refs = []
+    for end in ("from", "to"):
+        ref = _expect(raw[end], dict, f"{path}.{end}", 'an object {"node": id, "port": name}')
+        _check_keys(ref, {"node", "port"}, {"node", "port"}, f"{path}.{end}")
+        node = _expect(ref["node"], str, f"{path}.{end}.node", "a node id")
+        port = _expect(ref["port"], str, f"{path}.{end}.port", "a port name", node)
+        if node not in graph.nodes:
+            raise FileFormatError(f"edge refers to a missing node {_short(node)}", f"{path}.{end}.node")
+        refs.append(PortRef(node, port))
+    try:
+        graph.connect(refs[0], refs[1])
+    except EditError as exc:
+        raise FileFormatError(str(exc), path, refs[1].node) from None
+
+
+# ------------------------------------------------------------------------ save
+
+
+def to_document(graph: Graph) -> dict:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "settings": dict(graph.settings),
+        "nodes": [
+            {
+                "id": n.id,
+                "type": n.type,
+                "title": n.title,
+                "position": [_coord(n.position[0]), _coord(n.position[1])],
+                "params": dict(n.params),
+            }
+            for n in graph.nodes.values()
+        ],
+        "edges": [_edge_doc(e) for e in graph.edges],
+    }
+
+
+def _coord(v: float) -> float:
+    return round(float(v), 2)
+
+
+def _edge_doc(e: Edge) -> dict:
+    return {"from": {"node": e.source.node, "port": e.source.port}, "to": {"node": e.target.node, "port": e.target.port}}
+
+
+def dumps(graph: Graph) -> str:
+    return json.dumps(to_document(graph), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save_path(graph: Graph, path: str | os.PathLike) -> None:
+    """Write atomically: a crash at any point leaves either the old file or the new one."""
+    atomic_write(path, dumps(graph).encode("utf-8"))
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable where the platform allows it
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
