@@ -31,7 +31,7 @@ from . import catalogue
 from .catalogue import NodeType
 from .errors import EditError, GraphError, ParamError
 
-ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -208,8 +208,8 @@ class Graph:
         index: int | None = None,
     ) -> Node:
         t = catalogue.get(type_id)
-        node_id = node_id or self.new_id()
-        if not isinstance(node_id, str) or not ID_PATTERN.match(node_id):
+        node_id = self.new_id() if node_id is None else node_id
+        if not isinstance(node_id, str) or not ID_PATTERN.fullmatch(node_id):
             raise EditError(f"node id {node_id!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'")
         if node_id in self.nodes:
             raise EditError(f"a node with id {node_id!r} already exists")

@@ -88,7 +88,7 @@ def loads(data: bytes | str) -> Graph:
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
-        raise FileFormatError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise FileFormatError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except _DuplicateKey as exc:
         raise FileFormatError(f"key {exc.args[0]!r} appears twice in one object") from None
     except _BadConstant as exc:
@@ -235,7 +235,8 @@ def _load_node(graph: Graph, raw: Any, path: str) -> None:
     try:
         graph.add_node(t.type_id, params, tuple(position), title, node_id=nid)
     except (EditError, ParamError) as exc:
-        where = f"{path}.id" if "id" in str(exc) else path
+        text = str(exc)
+        where = f"{path}.position" if "position" in text else f"{path}.id" if "id " in text else path
         raise FileFormatError(_reason(exc), where, nid) from None
 
 
