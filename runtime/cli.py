@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from graph import analyze, format_shape, load_path
+from graph import analyze, load_path
 from graph.errors import FileFormatError
 
 COMMANDS = ("validate", "summary", "train", "export")
