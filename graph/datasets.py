@@ -109,7 +109,7 @@ def _describe_csv(path: str, params: dict) -> tuple[TensorInfo, TensorInfo]:
     if key in _csv_cache:
         return _csv_cache[key]
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # skips a byte order mark
             reader = csv.reader(fh)
             header = next(reader, None)
             if not header:
@@ -135,7 +135,9 @@ def _describe_csv(path: str, params: dict) -> tuple[TensorInfo, TensorInfo]:
     numeric = all(_is_number(v) for v in values)
     task = target_task(params.get("task", "auto"), numeric, values)
     if task == "classification":
-        target = TensorInfo((), "int64", "classification", max(len(set(values)), 1))
+        # Numbers are labels by value: "1" and "1.0" are one class, as in runtime.datagen.
+        labels = set(float(v) for v in values) if numeric else set(values)
+        target = TensorInfo((), "int64", "classification", max(len(labels), 1))
     else:
         if not numeric:
             bad = next(v for v in values if not _is_number(v))
