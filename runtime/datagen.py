@@ -286,12 +286,16 @@ def read_csv(path, target_column="", task="auto"):
             t = len(header) - 1
         feature_cols = [i for i in range(len(header)) if i != t]
         rows, targets, lines = [], [], []
+        end = reader.line_num
         for row in reader:
-            line = reader.line_num
+            # A quoted field may span lines: report the line where the record starts.
+            line, end = end + 1, reader.line_num
             if not row:
                 continue  # a blank line
             if len(row) != len(header):
-                raise ValueError(f"{name} row {line} has {len(row)} fields; the header has {len(header)}")
+                spans = f" (it runs to row {end}: is a quote left open?)" if end > line else ""
+                raise ValueError(f"{name} row {line} has {len(row)} fields; the header has "
+                                 f"{len(header)}{spans}")
             if len(rows) >= MAX_ROWS:
                 raise ValueError(f"{name} has more than {MAX_ROWS} data rows")
             values = []
@@ -314,7 +318,7 @@ def read_csv(path, target_column="", task="auto"):
             targets.append(cell)
             lines.append(line)
     except csv.Error as exc:
-        raise ValueError(f"{name} row {reader.line_num + 1}: cannot be parsed as CSV ({exc})") from None
+        raise ValueError(f"{name} row {max(reader.line_num, 1)}: cannot be parsed as CSV ({exc})") from None
     if not rows:
         raise ValueError(f"{name} has a header but no data rows")
     x = np.array(rows, dtype=np.float64).astype(np.float32)
@@ -415,7 +419,8 @@ def read_npz(path, task="auto"):
             raise ValueError(f"{name}: features array '{fx}' holds integers too large for int64")
         x = x.astype(np.int64)
     else:
-        x = x.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
+            x = x.astype(np.float32)
         if not np.isfinite(x).all():
             raise ValueError(f"{name}: features array '{fx}' holds values beyond the float32 range")
     kind = task
@@ -433,7 +438,8 @@ def read_npz(path, task="auto"):
     y = y.reshape(y.shape[0], -1)
     if y.shape[1] == 0:
         raise ValueError(f"{name}: target '{fy}' has no values per sample; shape {arrays[fy].shape}")
-    y = y.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = y.astype(np.float32)
     if not np.isfinite(y).all():
         raise ValueError(f"{name}: target '{fy}' holds values beyond the float32 range")
     return x, y, None
