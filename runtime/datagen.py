@@ -8,8 +8,9 @@ it, and the code exporter copies its functions verbatim into the standalone scri
   inside :func:`load_sklearn` only, as the exported script would);
 * every public function is top-level and depends only on numpy, the standard library and other
   functions or constants of this file; nothing reads globals that a copy would lack except the
-  constants named below (``NPZ_FEATURE_KEYS``, ``NPZ_TARGET_KEYS``, ``SKLEARN_LOADERS``,
-  ``MAX_ROWS``, ``MAX_FILE_BYTES``), which an exporter copies along with the functions;
+  constants and helpers listed in ``EXPORT_NEEDS`` (e.g. ``read_csv`` needs ``MAX_ROWS``,
+  ``MAX_FILE_BYTES``, ``resolve_task`` and ``encode_classes``), which an exporter copies along;
+  the generators, ``split_indices`` and the two preprocessing functions need nothing else;
 * file readers raise ``ValueError`` whose message names the file, row and column (CSV) or the
   array (NPZ); ``runtime.data`` turns them into ``DataError``.
 
@@ -444,6 +445,14 @@ def read_npz(path, task="auto"):
         raise ValueError(f"{name}: target '{fy}' holds values beyond the float32 range")
     return x, y, None
 
+
+# What each public function needs besides numpy and the standard library: the exporter copies
+# these along with it (a test derives them from the source and compares).
+EXPORT_NEEDS = {
+    "read_csv": ("MAX_FILE_BYTES", "MAX_ROWS", "encode_classes", "resolve_task"),
+    "read_npz": ("MAX_FILE_BYTES", "MAX_ROWS", "NPZ_FEATURE_KEYS", "NPZ_TARGET_KEYS"),
+    "load_sklearn": ("SKLEARN_LOADERS",),
+}
 
 # ---------------------------------------------------------------- split and preprocessing
 
