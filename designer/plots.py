@@ -1,0 +1,405 @@
+"""Live training plots: loss, accuracy, learning rate, per-layer gradient norm, dead/saturated units.
+
+``LivePlots.add_records(records)`` only appends to buffers and marks curves dirty; a QTimer redraws
+the dirty curves at most 20 times a second, however fast records arrive.
+
+Invariants:
+
+* Every curve item is created once (per run for per-layer curves) and then only fed with
+  ``setData``; plots have ``clipToView`` and ``autoDownsample`` on.
+* History is bounded: a :class:`SeriesBuffer` holds at most ``capacity`` points and, when full,
+  halves itself by keeping every other point and sampling new points at half the rate, so the
+  whole run stays visible in constant memory and drawing costs the same at 100k records as at 1k.
+* Non-finite values never reach pyqtgraph's range computation as such: ``inf`` becomes ``nan``,
+  curves are drawn with ``connect="finite"`` (a gap, never a blank plot), and log-scale series
+  drop values ``<= 0``. Where a run's loss first turns non-finite a labelled marker is drawn.
+* Only the GUI thread calls into this module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+REDRAW_INTERVAL_MS = 50  # 20 Hz at most
+DEFAULT_CAPACITY = 4096
+
+BACKGROUND = "#fbfbfc"
+FOREGROUND = "#30343a"
+TRAIN_COLOR = "#1f77b4"
+VAL_COLOR = "#e4572e"
+LR_COLOR = "#6a4c93"
+BATCH_COLOR = "#9ecae1"
+OVERLAY_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728")
+
+
+def layer_color(index: int) -> QColor:
+    """A distinct, readable colour for the ``index``-th layer curve (shared with the canvas)."""
+    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+               "#17becf", "#bcbd22", "#7f7f7f")
+    if index < len(palette):
+        return QColor(palette[index])
+    return pg.intColor(index, hues=13, values=2, minValue=150)
+
+
+class SeriesBuffer:
+    """Bounded x/y history that decimates itself instead of forgetting the past.
+
+    The newest point is always part of :meth:`arrays`, even when decimation would skip it, so a
+    live curve always ends at the latest value.
+    """
+
+    __slots__ = ("_x", "_y", "_n", "_stride", "_phase", "_last", "capacity")
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY):
+        if capacity < 4 or capacity % 2:
+            raise ValueError("capacity must be an even number >= 4")
+        self.capacity = capacity
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+        self._stride = 1
+        self._phase = 0
+        self._last: tuple[float, float] | None = None
+
+    def __len__(self) -> int:
+        return self._n + (self._last is not None)
+
+    def clear(self) -> None:
+        self._n = 0
+        self._stride = 1
+        self._phase = 0
+        self._last = None
+
+    def append(self, x: float, y: float) -> None:
+        y = float(y)
+        if not math.isfinite(y):
+            y = math.nan
+        if self._phase == 0:
+            if self._n == self.capacity:
+                half = self.capacity // 2
+                self._x[:half] = self._x[0::2]
+                self._y[:half] = self._y[0::2]
+                self._n = half
+                self._stride *= 2
+            self._x[self._n] = x
+            self._y[self._n] = y
+            self._n += 1
+            self._last = None
+        else:
+            self._last = (float(x), y)
+        self._phase = (self._phase + 1) % self._stride
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the kept points (pyqtgraph may hold on to what it is given)."""
+        x, y = self._x[: self._n], self._y[: self._n]
+        if self._last is not None:
+            x = np.append(x, self._last[0])
+            y = np.append(y, self._last[1])
+        else:
+            x, y = x.copy(), y.copy()
+        return x, y
+
+
+def _finite_positive(y: np.ndarray) -> np.ndarray:
+    out = y.copy()
+    out[~(out > 0)] = np.nan  # nan, -inf and <= 0 cannot be drawn on a log axis
+    return out
+
+
+class _Series:
+    """One buffer feeding one curve item, redrawn only when it changed."""
+
+    __slots__ = ("buffer", "item", "dirty", "log")
+
+    def __init__(self, item: pg.PlotDataItem, capacity: int, log: bool = False):
+        self.buffer = SeriesBuffer(capacity)
+        self.item = item
+        self.dirty = False
+        self.log = log
+
+    def append(self, x: float, y: float | None) -> None:
+        if y is None:
+            return
+        self.buffer.append(x, y)
+        self.dirty = True
+
+    def draw(self) -> None:
+        x, y = self.buffer.arrays()
+        if self.log:
+            y = _finite_positive(y)
+        self.item.setData(x, y, connect="finite")
+        self.dirty = False
+
+    def clear(self) -> None:
+        self.buffer.clear()
+        self.item.setData([], [])
+        self.dirty = False
+
+
+def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None = None) -> pg.PlotWidget:
+    """A PlotWidget in the house look: light background, legible axes, grid, cheap drawing."""
+    widget = pg.PlotWidget(parent=parent, background=BACKGROUND)
+    widget.setObjectName(object_name)
+    item = widget.getPlotItem()
+    item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>{title}</span>")
+    font = QFont()
+    font.setPointSize(8)
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(FOREGROUND))
+        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.setTickFont(font)
+    item.setLabel("bottom", "epoch", color=FOREGROUND)
+    item.setLabel("left", y_label, color=FOREGROUND)
+    item.showGrid(x=True, y=True, alpha=0.18)
+    item.setClipToView(True)
+    item.setDownsampling(auto=True, mode="peak")
+    item.setMenuEnabled(False)
+    widget.setMinimumSize(220, 150)
+    return widget
+
+
+def _legend(plot: pg.PlotWidget, columns: int = 1) -> pg.LegendItem:
+    legend = plot.getPlotItem().addLegend(offset=(-6, 6), colCount=columns,
+                                         labelTextColor=FOREGROUND, labelTextSize="8pt")
+    legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+    legend.setPen(pg.mkPen("#c8ccd2"))
+    return legend
+
+
+class LivePlots(QWidget):
+    """The five live plots of a run, plus dashed overlays of earlier runs.
+
+    Feed it with :meth:`start_run` then :meth:`add_records`; :meth:`flush` draws at once
+    (tests, end of run). ``overlay_runs`` draws other runs' per-epoch loss and accuracy.
+    """
+
+    def __init__(self, parent: QWidget | None = None, capacity: int = DEFAULT_CAPACITY):
+        super().__init__(parent)
+        self.setObjectName("livePlots")
+        self.capacity = capacity
+        self.loss_plot = make_plot("lossPlot", "Loss", "loss", self)
+        self.accuracy_plot = make_plot("accuracyPlot", "Accuracy", "accuracy", self)
+        self.lr_plot = make_plot("lrPlot", "Learning rate", "lr", self)
+        self.gradient_plot = make_plot("gradientPlot", "Gradient norm per layer", "‖∇W‖ (log)", self)
+        self.units_plot = make_plot("unitsPlot", "Dead (—) / saturated (- -) units", "share", self)
+        self.gradient_plot.getPlotItem().setLogMode(y=True)
+        self.accuracy_plot.getPlotItem().setYRange(0, 1.0, padding=0.02)
+        self.accuracy_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
+        self.units_plot.getPlotItem().setYRange(0, 1.0, padding=0.02)
+        self.units_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
+
+        layout = QGridLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(4)
+        layout.addWidget(self.loss_plot, 0, 0)
+        layout.addWidget(self.accuracy_plot, 0, 1)
+        layout.addWidget(self.lr_plot, 0, 2)
+        layout.addWidget(self.gradient_plot, 1, 0, 1, 2)
+        layout.addWidget(self.units_plot, 1, 2)
+
+        self._loss_legend = _legend(self.loss_plot)
+        self._acc_legend = _legend(self.accuracy_plot)
+        self._grad_legend = _legend(self.gradient_plot, columns=2)
+        self._units_legend = _legend(self.units_plot)
+
+        def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = 2.0,
+                  style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> pg.PlotDataItem:
+            return plot.getPlotItem().plot([], [], pen=pg.mkPen(color, width=width, style=style), name=name)
+
+        cap = capacity
+        self._fixed: dict[str, _Series] = {
+            "batch_loss": _Series(curve(self.loss_plot, BATCH_COLOR, "batch", 1.0), cap),
+            "train_loss": _Series(curve(self.loss_plot, TRAIN_COLOR, "train"), cap),
+            "val_loss": _Series(curve(self.loss_plot, VAL_COLOR, "validation"), cap),
+            "train_accuracy": _Series(curve(self.accuracy_plot, TRAIN_COLOR, "train"), cap),
+            "val_accuracy": _Series(curve(self.accuracy_plot, VAL_COLOR, "validation"), cap),
+            "lr": _Series(curve(self.lr_plot, LR_COLOR, None), cap),
+        }
+        self._layers: dict[tuple[str, str], _Series] = {}  # (metric, node id) -> series
+        self._layer_order: dict[str, int] = {}
+        self._titles: dict[str, str] = {}
+        self._markers: list[tuple[pg.PlotWidget, pg.InfiniteLine]] = []
+        self._marked_nonfinite = False
+        self._overlay_items: list[tuple[pg.PlotWidget, pg.PlotDataItem]] = []
+        self.redraw_count = 0
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    # ------------------------------------------------------------------ feeding
+
+    def start_run(self, node_titles: dict[str, str] | None = None, classifying: bool = True) -> None:
+        """Forget the current run's curves (overlays stay) and get ready for a new one."""
+        for series in self._fixed.values():
+            series.clear()
+        for (_, _), series in self._layers.items():
+            plot = self.gradient_plot if series.log else self.units_plot
+            plot.getPlotItem().removeItem(series.item)
+        self._layers.clear()
+        self._layer_order.clear()
+        self._grad_legend.clear()
+        self._units_legend.clear()
+        for plot, line in self._markers:
+            plot.getPlotItem().removeItem(line)
+        self._markers.clear()
+        self._marked_nonfinite = False
+        self._titles = dict(node_titles or {})
+        self.set_classifying(classifying)
+
+    def set_classifying(self, classifying: bool) -> None:
+        self.accuracy_plot.setVisible(classifying)
+
+    def add_records(self, records: Iterable[dict]) -> None:
+        for record in records:
+            kind = record.get("kind")
+            if kind == "epoch":
+                self._add_epoch(record)
+            elif kind == "step":
+                self._add_step(record)
+            elif kind == "start":
+                task = record.get("task")
+                if task is not None:
+                    self.set_classifying(task == "classification")
+        if not self._timer.isActive() and self._any_dirty():
+            self._timer.start()
+
+    def _add_step(self, r: dict) -> None:
+        x = _step_x(r)
+        if x is None:
+            return
+        self._fixed["lr"].append(x, _num(r.get("lr")))
+        self._fixed["batch_loss"].append(x, _num(r.get("loss")))
+
+    def _add_epoch(self, r: dict) -> None:
+        x = _num(r.get("epoch"))
+        if x is None:
+            return
+        for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+            self._fixed[key].append(x, _num(r.get(key)))
+        self._fixed["lr"].append(x, _num(r.get("lr")))  # joins the step records' lr curve
+        for metric, log in (("grad_norm", True), ("dead_fraction", False), ("saturated_fraction", False)):
+            for nid, value in (r.get(metric) or {}).items():
+                self._layer_series(metric, nid, log).append(x, _num(value))
+        if not self._marked_nonfinite:
+            for key in ("train_loss", "val_loss"):
+                v = r.get(key)
+                if isinstance(v, float) and not math.isfinite(v):
+                    self.mark(x - 0.5, f"{key.split('_')[0]} loss {v}")
+                    break
+
+    def _layer_series(self, metric: str, nid: str, log: bool) -> _Series:
+        key = (metric, nid)
+        series = self._layers.get(key)
+        if series is None:
+            index = self._layer_order.setdefault(nid, len(self._layer_order))
+            color = layer_color(index)
+            title = self._titles.get(nid, nid)
+            if metric == "grad_norm":
+                plot, pen, name = self.gradient_plot, pg.mkPen(color, width=2), title
+            elif metric == "dead_fraction":
+                plot, pen, name = self.units_plot, pg.mkPen(color, width=2), f"{title} dead"
+            else:
+                plot = self.units_plot
+                pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
+                name = f"{title} saturated"
+            item = plot.getPlotItem().plot([], [], pen=pen, name=name)
+            series = self._layers[key] = _Series(item, self.capacity, log=log)
+        return series
+
+    def mark(self, x: float, text: str) -> None:
+        """A labelled vertical marker on the loss and gradient plots (e.g. where a run diverged)."""
+        self._marked_nonfinite = True
+        for plot in (self.loss_plot, self.gradient_plot):
+            line = pg.InfiniteLine(pos=x, angle=90, movable=False,
+                                   pen=pg.mkPen("#c0392b", width=1.5, style=Qt.PenStyle.DashLine),
+                                   label=text, labelOpts={"position": 0.85, "color": "#c0392b",
+                                                          "fill": (255, 255, 255, 210)})
+            plot.getPlotItem().addItem(line, ignoreBounds=True)
+            self._markers.append((plot, line))
+
+    # ------------------------------------------------------------------ overlays
+
+    def overlay_runs(self, runs: Sequence) -> None:
+        """Draw each run's per-epoch validation (dashed) and train (dotted) curves, or clear them."""
+        for plot, item in self._overlay_items:
+            plot.getPlotItem().removeItem(item)
+        self._overlay_items.clear()
+        for i, run in enumerate(runs):
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            epochs = run.epochs
+            x = np.array([float(r["epoch"]) for r in epochs], dtype=float)
+            for key, style, plot in (
+                ("val_loss", Qt.PenStyle.DashLine, self.loss_plot),
+                ("train_loss", Qt.PenStyle.DotLine, self.loss_plot),
+                ("val_accuracy", Qt.PenStyle.DashLine, self.accuracy_plot),
+                ("train_accuracy", Qt.PenStyle.DotLine, self.accuracy_plot),
+            ):
+                y = np.array([_nan(r.get(key)) for r in epochs], dtype=float)
+                if not np.isfinite(y).any():
+                    continue
+                name = f"{run.name.split(' ')[0]} {run.name.split(' ')[1]} {key.split('_')[0]} ({run.summary})"
+                item = plot.getPlotItem().plot(x, y, pen=pg.mkPen(color, width=1.6, style=style),
+                                               name=name, connect="finite")
+                self._overlay_items.append((plot, item))
+
+    # ------------------------------------------------------------------ drawing
+
+    def _all_series(self) -> Iterable[_Series]:
+        yield from self._fixed.values()
+        yield from self._layers.values()
+
+    def _any_dirty(self) -> bool:
+        return any(s.dirty for s in self._all_series())
+
+    def flush(self) -> None:
+        """Draw every dirty curve now."""
+        drew = False
+        for series in self._all_series():
+            if series.dirty:
+                series.draw()
+                drew = True
+        if drew:
+            self.redraw_count += 1
+
+    def _on_timer_timeout(self) -> None:
+        if self._any_dirty():
+            self.flush()
+        else:
+            self._timer.stop()
+
+    def point_count(self, name: str) -> int:
+        """Points a fixed curve holds (``train_loss``, ``val_loss``, ``lr``...), for tests."""
+        return len(self._fixed[name].buffer)
+
+    def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._fixed[name].buffer.arrays()
+
+    def layer_curves(self) -> dict[tuple[str, str], pg.PlotDataItem]:
+        return {key: s.item for key, s in self._layers.items()}
+
+
+def _num(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _nan(value) -> float:
+    v = _num(value)
+    return math.nan if v is None or not math.isfinite(v) else v
+
+
+def _step_x(r: dict) -> float | None:
+    epoch, step, steps = _num(r.get("epoch")), _num(r.get("step")), _num(r.get("steps"))
+    if epoch is None or step is None or not steps:
+        return None
+    return epoch - 1.0 + step / steps

@@ -1,0 +1,402 @@
+"""What a trained model does with the data: confusion matrix, decision regions, images, regression.
+
+Two halves with a plain-data payload between them:
+
+* :func:`compute_results` runs in the training worker's thread. Given a ``predict(x) -> outputs``
+  function and the run's arrays it returns a dict of numpy arrays and numbers (never tensors):
+  the confusion matrix, the predicted class over a grid for 2-D data, the validation images with
+  mistakes first, predicted vs. true values for regression.
+* :class:`ResultsView` (objectName ``resultsView``) shows the newest payload on the GUI thread.
+  Its pages are created once; each payload only feeds them with ``setImage``/``setData``/text.
+
+Invariants: the payload is never mutated after it is emitted (the worker builds a fresh dict each
+time); the view keeps only the latest payload; painting never calls into the model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+
+from .plots import BACKGROUND, FOREGROUND, make_plot
+
+GRID = 120  # decision-region resolution per axis
+MAX_IMAGES = 48
+MAX_POINTS = 4000  # points drawn over the regions / in the regression scatter
+CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def class_color(k: int) -> QColor:
+    if k < len(CLASS_COLORS):
+        return QColor(CLASS_COLORS[k])
+    return pg.intColor(k, hues=17)
+
+
+# --------------------------------------------------------------------- worker side
+
+
+def predicted_classes(outputs: np.ndarray, binary_threshold: float = 0.0) -> np.ndarray:
+    """Class indices from model outputs: argmax over scores, or a threshold for one output."""
+    out = np.asarray(outputs)
+    if out.ndim == 2 and out.shape[1] > 1:
+        return np.argmax(out, axis=1)
+    return (out.reshape(len(out)) > binary_threshold).astype(np.int64)
+
+
+def image_shape(features_shape: tuple[int, ...], dataset: str = "") -> tuple[int, int] | None:
+    """(H, W) when samples are pictures: C×H×W with C in 1..4, H×W, or digits as 64 flat pixels."""
+    shape = tuple(features_shape)
+    if len(shape) == 3 and shape[0] in (1, 3, 4) and min(shape[1:]) >= 4:
+        return shape[1], shape[2]
+    if len(shape) == 2 and min(shape) >= 5:
+        return shape
+    if dataset == "digits" and shape == (64,):
+        return 8, 8
+    return None
+
+
+def display_pixels(x: np.ndarray, preprocessing: dict | None) -> np.ndarray:
+    """Undo per-pixel preprocessing (center, zscore, minmax) so images look like images again;
+    other kinds are returned as they are."""
+    stats = preprocessing or {}
+    kind = stats.get("kind", "none")
+    if kind not in ("center", "zscore", "minmax"):
+        return x
+    flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    offset = np.asarray(stats["min"] if kind == "minmax" else stats["mean"], dtype=np.float64)
+    scale = np.asarray(stats.get("std", stats.get("range", 1.0)), dtype=np.float64)
+    if offset.shape[-1:] != flat.shape[-1:]:
+        return x
+    return (flat * (1.0 if kind == "center" else scale) + offset).reshape(np.shape(x))
+
+
+def confusion_matrix(true: np.ndarray, pred: np.ndarray, classes: int) -> np.ndarray:
+    k = max(classes, int(true.max(initial=-1)) + 1, int(pred.max(initial=-1)) + 1, 1)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (true.astype(np.int64), pred.astype(np.int64)), 1)
+    return cm
+
+
+def compute_results(predict: Callable[[np.ndarray], np.ndarray], *, task: str, classes: int | None,
+                    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                    class_names: list[str] | None = None, dataset: str = "",
+                    preprocessing: dict | None = None,
+                    binary_threshold: float = 0.0, epoch: int = 0) -> dict[str, Any]:
+    """Everything the results view shows for one model state. Runs in the worker thread.
+
+    Uses the validation split (the training split when there is none).
+    """
+    if len(x_val) == 0:
+        x_val, y_val = x_train, y_train
+    payload: dict[str, Any] = {"epoch": int(epoch), "task": task, "n": int(len(x_val))}
+    if len(x_val) == 0:
+        return payload
+    outputs = np.asarray(predict(x_val))
+    if task == "classification":
+        true = np.asarray(y_val).reshape(len(y_val)).astype(np.int64)
+        pred = predicted_classes(outputs, binary_threshold)
+        k = int(classes or 0)
+        cm = confusion_matrix(true, pred, k)
+        names = list(class_names or [])[: len(cm)]
+        names += [str(i) for i in range(len(names), len(cm))]
+        payload.update(confusion=cm, class_names=names, accuracy=float((true == pred).mean()))
+        features = tuple(x_val.shape[1:])
+        if features == (2,):
+            payload["regions"] = _regions(predict, x_train, y_train, x_val, true, binary_threshold)
+        hw = image_shape(features, dataset)
+        if hw is not None:
+            wrong = np.flatnonzero(true != pred)
+            right = np.flatnonzero(true == pred)
+            pick = np.concatenate([wrong, right])[:MAX_IMAGES]
+            imgs = np.asarray(display_pixels(x_val[pick], preprocessing), dtype=np.float32)
+            imgs = imgs.reshape(len(pick), -1, hw[0], hw[1]).mean(axis=1)  # channels averaged
+            payload["images"] = {"images": imgs, "true": true[pick], "pred": pred[pick],
+                                 "wrong": int(len(wrong))}
+    elif task == "regression":
+        true = np.asarray(y_val, dtype=np.float64).reshape(-1)
+        pred = outputs.astype(np.float64).reshape(-1)
+        n = min(len(true), len(pred))
+        payload["regression"] = {"true": true[:n][:MAX_POINTS], "pred": pred[:n][:MAX_POINTS]}
+        if n:
+            err = pred[:n] - true[:n]
+            payload["rmse"] = float(np.sqrt(np.mean(err * err)))
+    return payload
+
+
+def _regions(predict, x_train, y_train, x_val, y_val_true, threshold) -> dict[str, Any]:
+    pts = np.concatenate([np.asarray(x_train, dtype=np.float64), np.asarray(x_val, dtype=np.float64)])
+    finite = pts[np.isfinite(pts).all(axis=1)]
+    lo, hi = (finite.min(axis=0), finite.max(axis=0)) if len(finite) else (np.zeros(2), np.ones(2))
+    pad = np.maximum((hi - lo) * 0.08, 1e-3)
+    lo, hi = lo - pad, hi + pad
+    gx = np.linspace(lo[0], hi[0], GRID)
+    gy = np.linspace(lo[1], hi[1], GRID)
+    xx, yy = np.meshgrid(gx, gy, indexing="ij")  # [i, j] = (gx[i], gy[j]): pyqtgraph's x-major order
+    grid = np.stack([xx.ravel(), yy.ravel()], axis=1).astype(np.asarray(x_train).dtype)
+    classes = predicted_classes(np.asarray(predict(grid)), threshold).reshape(GRID, GRID)
+    n_train = len(x_train)
+    labels = np.concatenate([np.asarray(y_train).reshape(-1), y_val_true]).astype(np.int64)
+    is_val = np.arange(len(pts)) >= n_train
+    if len(pts) > MAX_POINTS:
+        keep = np.linspace(0, len(pts) - 1, MAX_POINTS).astype(np.int64)
+        pts, labels, is_val = pts[keep], labels[keep], is_val[keep]
+    return {"extent": (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
+            "classes": classes.astype(np.int16), "points": pts.astype(np.float32),
+            "labels": labels, "is_val": is_val}
+
+
+# --------------------------------------------------------------------- GUI side
+
+
+class ImageGrid(QWidget):
+    """Validation images in a grid, each captioned ``true → predicted``; mistakes framed red."""
+
+    CELL = 64
+    CAPTION = 16
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._images: list[QImage] = []
+        self._captions: list[tuple[str, bool]] = []
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def set_images(self, images: np.ndarray, true: np.ndarray, pred: np.ndarray, names: list[str]) -> None:
+        self._images.clear()
+        self._captions.clear()
+        for img, t, p in zip(images, true, pred):
+            a = np.nan_to_num(np.asarray(img, dtype=np.float64))
+            lo, hi = a.min(), a.max()
+            g = np.zeros_like(a) if hi <= lo else (a - lo) / (hi - lo)
+            data = np.ascontiguousarray((255 - g * 255).astype(np.uint8))  # dark ink on white
+            qimg = QImage(data.data, data.shape[1], data.shape[0], data.shape[1],
+                          QImage.Format.Format_Grayscale8).copy()
+            self._images.append(qimg)
+            tn = names[int(t)] if 0 <= int(t) < len(names) else str(int(t))
+            pn = names[int(p)] if 0 <= int(p) < len(names) else str(int(p))
+            self._captions.append((f"{tn} → {pn}", int(t) != int(p)))
+        self._relayout()
+        self.update()
+
+    def _columns(self) -> int:
+        return max(1, (self.width() - 4) // (self.CELL + 6))
+
+    def _relayout(self) -> None:
+        rows = math.ceil(len(self._images) / self._columns()) if self._images else 0
+        self.setMinimumHeight(rows * (self.CELL + self.CAPTION + 8) + 4)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._relayout()
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(BACKGROUND))
+        cols = self._columns()
+        font = QFont()
+        font.setPointSize(8)
+        p.setFont(font)
+        for i, (img, (caption, wrong)) in enumerate(zip(self._images, self._captions)):
+            r, c = divmod(i, cols)
+            x = 4 + c * (self.CELL + 6)
+            y = 4 + r * (self.CELL + self.CAPTION + 8)
+            target = QRectF(x, y, self.CELL, self.CELL)
+            p.drawImage(target, img)
+            p.setPen(QPen(QColor("#d62728") if wrong else QColor("#c8ccd2"), 2 if wrong else 1))
+            p.drawRect(target)
+            p.setPen(QColor("#d62728") if wrong else QColor(FOREGROUND))
+            p.drawText(QRectF(x - 3, y + self.CELL + 1, self.CELL + 6, self.CAPTION),
+                       Qt.AlignmentFlag.AlignCenter, caption)
+        p.end()
+
+
+class ResultsView(QTabWidget):
+    """Tabs for the newest results payload; tabs not relevant to the task are hidden."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("resultsView")
+        self.payload: dict[str, Any] | None = None
+
+        self._empty = QLabel("Train the model to see its predictions here.")
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setStyleSheet(f"color: {FOREGROUND};")
+
+        # confusion matrix
+        self.confusion_plot = make_plot("confusionPlot", "Confusion matrix", "true class")
+        self.confusion_plot.getPlotItem().setLabel("bottom", "predicted class", color=FOREGROUND)
+        self.confusion_plot.getPlotItem().invertY(True)
+        self.confusion_plot.getPlotItem().setAspectLocked(True)
+        self.confusion_plot.getPlotItem().showGrid(False, False)
+        self._cm_image = pg.ImageItem()
+        self._cm_image.setLookupTable(_blues_lut())
+        self.confusion_plot.getPlotItem().addItem(self._cm_image)
+        self._cm_texts: list[pg.TextItem] = []
+
+        # decision regions
+        self.regions_plot = make_plot("regionsPlot", "Decision regions", "x₂")
+        self.regions_plot.getPlotItem().setLabel("bottom", "x₁", color=FOREGROUND)
+        self.regions_plot.getPlotItem().showGrid(False, False)
+        self._regions_image = pg.ImageItem()
+        self._regions_scatter = pg.ScatterPlotItem(size=6, pxMode=True)
+        self.regions_plot.getPlotItem().addItem(self._regions_image)
+        self.regions_plot.getPlotItem().addItem(self._regions_scatter)
+
+        # images
+        self.image_grid = ImageGrid()
+        self._images_title = QLabel()
+        self._images_title.setStyleSheet(f"color: {FOREGROUND}; padding: 2px;")
+        images_page = QWidget()
+        box = QVBoxLayout(images_page)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self._images_title)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.image_grid)
+        box.addWidget(scroll)
+
+        # regression
+        self.regression_plot = make_plot("regressionPlot", "Predicted vs. true", "predicted")
+        self.regression_plot.getPlotItem().setLabel("bottom", "true", color=FOREGROUND)
+        self._diagonal = pg.PlotCurveItem(pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
+        self._reg_scatter = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(31, 119, 180, 150))
+        self.regression_plot.getPlotItem().addItem(self._diagonal)
+        self.regression_plot.getPlotItem().addItem(self._reg_scatter)
+
+        self._tabs = {
+            "empty": self.addTab(self._empty, "Results"),
+            "regions": self.addTab(self.regions_plot, "Decision regions"),
+            "confusion": self.addTab(self.confusion_plot, "Confusion matrix"),
+            "images": self.addTab(images_page, "Validation images"),
+            "regression": self.addTab(self.regression_plot, "Predicted vs. true"),
+        }
+        for key in self._tabs:
+            self.setTabVisible(self._tabs[key], key == "empty")
+
+    # ------------------------------------------------------------------ updates
+
+    def clear_results(self) -> None:
+        self.payload = None
+        for key, index in self._tabs.items():
+            self.setTabVisible(index, key == "empty")
+
+    def show_results(self, payload: dict[str, Any]) -> None:
+        first = self.payload is None
+        self.payload = payload
+        shown = {"confusion": "confusion" in payload, "regions": "regions" in payload,
+                 "images": "images" in payload, "regression": "regression" in payload}
+        shown["empty"] = not any(shown.values())
+        current_visible = self.isTabVisible(self.currentIndex())
+        for key, index in self._tabs.items():
+            self.setTabVisible(index, shown[key])
+        if first or not current_visible:
+            for key in ("regions", "images", "confusion", "regression", "empty"):
+                if shown[key]:
+                    self.setCurrentIndex(self._tabs[key])
+                    break
+        epoch = payload.get("epoch")
+        if shown["confusion"]:
+            self._show_confusion(payload["confusion"], payload["class_names"], epoch, payload.get("accuracy"))
+        if shown["regions"]:
+            self._show_regions(payload["regions"], epoch)
+        if shown["images"]:
+            imgs = payload["images"]
+            self.image_grid.set_images(imgs["images"], imgs["true"], imgs["pred"], payload["class_names"])
+            self._images_title.setText(
+                f"Epoch {epoch}: {imgs['wrong']} of {payload['n']} validation samples misclassified "
+                f"(mistakes first, captions true → predicted)")
+        if shown["regression"]:
+            self._show_regression(payload["regression"], epoch, payload.get("rmse"))
+
+    def confusion_matrix(self) -> np.ndarray | None:
+        return None if self.payload is None else self.payload.get("confusion")
+
+    def _show_confusion(self, cm: np.ndarray, names: list[str], epoch: Any, accuracy: Any) -> None:
+        k = len(cm)
+        row_sums = cm.sum(axis=1, keepdims=True)
+        share = np.where(row_sums > 0, cm / np.maximum(row_sums, 1), 0.0)
+        self._cm_image.setImage(share.T.astype(np.float32), levels=(0.0, 1.0))  # x = predicted
+        self._cm_image.setRect(QRectF(-0.5, -0.5, k, k))
+        item = self.confusion_plot.getPlotItem()
+        if len(self._cm_texts) != k * k:
+            for t in self._cm_texts:
+                item.removeItem(t)
+            font = QFont()
+            font.setPointSize(7 if k > 10 else 8)
+            self._cm_texts = []
+            for i in range(k):
+                for j in range(k):
+                    t = pg.TextItem(anchor=(0.5, 0.5))
+                    t.setFont(font)
+                    t.setPos(j, i)
+                    item.addItem(t)
+                    self._cm_texts.append(t)
+            ticks = [(i, _short(names[i])) for i in range(k)]
+            item.getAxis("bottom").setTicks([ticks])
+            item.getAxis("left").setTicks([ticks])
+            item.setXRange(-0.5, k - 0.5, padding=0.02)
+            item.setYRange(-0.5, k - 0.5, padding=0.02)
+        for i in range(k):
+            for j in range(k):
+                t = self._cm_texts[i * k + j]
+                n = int(cm[i, j])
+                t.setText(str(n) if n else "", color="white" if share[i, j] > 0.55 else FOREGROUND)
+        acc = f", validation accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+        item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>Confusion matrix "
+                      f"(epoch {epoch}{acc})</span>")
+
+    def _show_regions(self, regions: dict[str, Any], epoch: Any) -> None:
+        classes = np.asarray(regions["classes"])
+        x0, x1, y0, y1 = regions["extent"]
+        k = max(int(classes.max(initial=0)), int(np.asarray(regions["labels"]).max(initial=0))) + 1
+        light = np.array([_mix(class_color(c), 0.32) for c in range(k)], dtype=np.uint8)
+        rgb = light[np.clip(classes, 0, k - 1)]
+        self._regions_image.setImage(rgb, levels=(0, 255))
+        self._regions_image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        pts, labels, is_val = regions["points"], regions["labels"], regions["is_val"]
+        brushes = [pg.mkBrush(class_color(int(c))) for c in range(k)]
+        white, dark = pg.mkPen("w", width=0.8), pg.mkPen("#222", width=1.2)
+        self._regions_scatter.setData(
+            pos=pts, brush=[brushes[int(c)] for c in labels],
+            pen=[dark if v else white for v in is_val], symbol=["t" if v else "o" for v in is_val])
+        item = self.regions_plot.getPlotItem()
+        item.setXRange(x0, x1, padding=0)
+        item.setYRange(y0, y1, padding=0)
+        item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>Decision regions "
+                      f"(epoch {epoch}; ● train, ▲ validation)</span>")
+
+    def _show_regression(self, reg: dict[str, Any], epoch: Any, rmse: Any) -> None:
+        true, pred = np.asarray(reg["true"]), np.asarray(reg["pred"])
+        ok = np.isfinite(true) & np.isfinite(pred)
+        self._reg_scatter.setData(true[ok], pred[ok])
+        if ok.any():
+            lo = float(min(true[ok].min(), pred[ok].min()))
+            hi = float(max(true[ok].max(), pred[ok].max()))
+            self._diagonal.setData([lo, hi], [lo, hi])
+        text = f", validation RMSE {rmse:.4g}" if isinstance(rmse, float) and math.isfinite(rmse) else ""
+        self.regression_plot.getPlotItem().setTitle(
+            f"<span style='color:{FOREGROUND}; font-size:10pt'>Predicted vs. true (epoch {epoch}{text})</span>")
+
+
+def _short(text: str, limit: int = 10) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mix(color: QColor, amount: float) -> tuple[int, int, int]:
+    """``color`` blended with white: ``amount`` of the colour."""
+    return (round(255 + (color.red() - 255) * amount), round(255 + (color.green() - 255) * amount),
+            round(255 + (color.blue() - 255) * amount))
+
+
+def _blues_lut() -> np.ndarray:
+    t = np.linspace(0.0, 1.0, 256)[:, None]
+    lo, hi = np.array([247, 251, 255]), np.array([8, 69, 148])
+    return (lo + (hi - lo) * t).astype(np.uint8)
