@@ -103,7 +103,7 @@ def literal(value: Any, indent: int = 0, width: int = LINE_WIDTH) -> str:
             raise LiteralError(f"cannot print the non-finite number {value!r}")
         return repr(float(value))
     if isinstance(value, str):
-        text = repr(str(value))
+        text = _quote(str(value))
         if display_width(text) + indent <= width - 24:
             return text
         return _split_string(str(value), indent + 4, width)
@@ -117,17 +117,32 @@ def literal(value: Any, indent: int = 0, width: int = LINE_WIDTH) -> str:
     raise LiteralError(f"cannot print a value of type {type(value).__name__}")
 
 
+def _quote(text: str) -> str:
+    """A double-quoted string literal: printable characters as they are, ``"`` and ``\\``
+    escaped, everything else (newlines, NUL, U+2028, lone surrogates...) as the escape ``repr``
+    gives that one character."""
+    out = []
+    for ch in text:
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return '"' + "".join(out) + '"'
+
+
 def _split_string(text: str, indent: int, width: int) -> str:
     pad = " " * indent
     room = max(20, width - indent - 4)
     pieces: list[str] = []
     piece = ""
     for ch in text:
-        if piece and display_width(repr(piece + ch)) > room:
-            pieces.append(repr(piece))
+        if piece and display_width(_quote(piece + ch)) > room:
+            pieces.append(_quote(piece))
             piece = ""
         piece += ch
-    pieces.append(repr(piece))
+    pieces.append(_quote(piece))
     return "(\n" + "".join(f"{pad}{p}\n" for p in pieces) + " " * (indent - 4) + ")"
 
 

@@ -1,0 +1,963 @@
+"""Export a graph as a standalone PyTorch training script, or its model as ONNX.
+
+``export_python(graph)`` returns the source of one script that imports only torch, numpy, the
+standard library and (for the built-in scikit-learn sets) scikit-learn. It reads like a person
+wrote it: a header, the helper functions it needs copied verbatim from ``runtime.datagen`` and
+``runtime.modules`` (with ``inspect.getsource``), ``load_data()``, one ``Model(nn.Module)`` with
+one line per layer in ``__init__`` and one assignment per node in ``forward``, the loss,
+optimizer and schedule factories, the training loop, and an ``argparse`` main.
+
+Invariants:
+
+* **Same run, same numbers.** The script performs the run algorithm of ``runtime.train`` (see
+  its docstring) with the same calls in the same order: seed, modules created in topological
+  order with each init right after creation, the same data calls as ``runtime.data``, the
+  optimizer over ``model.parameters()``, the same ``torch.Generator`` permutation per epoch, the
+  same per-batch steps. Constructor arguments come from the catalogue's one ``kwargs`` function
+  per node type, the very function ``runtime.build`` calls, and module attribute names come
+  from ``runtime.names.attribute_names``, which ``runtime.build`` also uses, so ``state_dict``
+  keys agree and a Netwright checkpoint loads into the script.
+* **Nothing from the file becomes code.** Identifiers come from a ``codegen.Namespace``, values
+  from ``codegen.literal`` (the one allow-listed printer), user text only from
+  ``codegen.comment_lines``/``inline_comment`` (one line each, printable characters, capped).
+  The first two lines of a script are fixed text, so no title can become a ``coding:`` cookie.
+* **Scale out.** Under ``torchrun`` the script joins a process group (gloo on CPU, nccl on
+  CUDA), wraps the model in ``DistributedDataParallel``, gives each rank a slice of every batch
+  of the shared permutation, scales each rank's loss so that the averaged gradient equals the
+  one-process gradient of the whole batch, sums metrics over ranks, and only rank 0 logs and
+  saves.
+* **Checkpoints.** ``checkpoint=DIR`` copies that checkpoint's model weights next to the
+  script as ``<script>.weights.pt`` (a plain ``state_dict``) and the script loads them with
+  ``torch.load(weights_only=True)``; ``--weights`` chooses another file, ``--save`` writes one.
+
+``export_onnx(graph, path)`` exports the live model (no loss, no optimizer) with a dynamic
+batch axis and checks it with ``onnx.checker``. Every failure is an :class:`ExportError` with a
+message that says why; ``cmd_export`` prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import keyword
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from graph import Graph, analyze, load_path
+from graph.errors import GraphError
+
+from . import codegen, datagen
+from .codegen import (
+    LINE_WIDTH,
+    Namespace,
+    comment_lines,
+    display_width,
+    flatten,
+    inline_comment,
+    literal,
+)
+from .errors import RunError
+from .names import attribute_names
+
+_NUMBERED = re.compile(r"n(\d{1,12})")
+
+
+class ExportError(RunError):
+    """The graph cannot be exported; the message says why (and which node)."""
+
+
+# Standard-library modules the script may import (the tests walk its AST against this list).
+STDLIB_IMPORTS = ("argparse", "csv", "io", "json", "math", "os", "time", "zipfile")
+THIRD_PARTY_IMPORTS = ("numpy", "sklearn", "torch")
+# Module names the script binds at top level; a file's ids never shadow them.
+SCRIPT_GLOBALS = frozenset({
+    "argparse", "json", "math", "os", "time", "np", "torch", "nn", "F", "dist", "DistributedDataParallel",
+    "Model", "load_data", "make_loss", "make_optimizer", "make_scheduler", "loss_target", "penalty",
+    "apply_max_norm", "accuracy", "train", "main", "pick_device", "setup_distributed", "all_sum",
+    "evaluate", "parse_args", "HERE", "SETTINGS", "DATA_FILE", "INITIAL_WEIGHTS", "REGULARISED",
+    "csv", "io", "zipfile", "sklearn", "self",
+})
+
+
+# ------------------------------------------------------------------ helper copying
+
+
+@dataclass
+class _Definition:
+    name: str
+    start: int  # line index in the module source, for ordering
+    text: str
+    uses: set[str]
+
+
+@dataclass
+class _Library:
+    """Top-level definitions and imports of one module, for copying helpers by name."""
+
+    module: ModuleType
+    defs: dict[str, _Definition] = field(default_factory=dict)
+    imports: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, module: ModuleType) -> _Library:
+        source = inspect.getsource(module)
+        lines = source.splitlines()
+        lib = cls(module)
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    lib.imports[a.asname or a.name.split(".")[0]] = ("import", a.name, a.asname)
+                continue
+            if isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    if node.module != "__future__":
+                        lib.imports[a.asname or a.name] = ("from", node.module or "", a.name + (f" as {a.asname}" if a.asname else ""))
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names = [node.name]
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+                names = [t.id for t in node.targets]  # type: ignore[attr-defined]
+                first = node.lineno
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+                first = node.lineno
+            else:
+                continue
+            text = "\n".join(lines[first - 1 : node.end_lineno])
+            uses = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            uses |= {n.value.id for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+            for name in names:
+                lib.defs[name] = _Definition(name, first, text, uses - {name})
+        return lib
+
+    def closure(self, names: set[str]) -> tuple[list[_Definition], set[str]]:
+        """The definitions ``names`` need (transitively), in source order, and the imports they use."""
+        todo, seen = list(names), set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in self.defs:
+                if name not in self.defs and name in names:
+                    raise ExportError(f"internal: {self.module.__name__} has no helper {name!r}")
+                continue
+            seen.add(name)
+            todo.extend(u for u in self.defs[name].uses if u in self.defs)
+        defs = sorted({id(self.defs[n]): self.defs[n] for n in seen}.values(), key=lambda d: d.start)
+        used = set().union(*(d.uses for d in defs)) if defs else set()
+        return defs, {n for n in used if n in self.imports}
+
+
+_LIBRARIES: dict[str, _Library] = {}
+
+
+def _library(module: ModuleType) -> _Library:
+    if module.__name__ not in _LIBRARIES:
+        _LIBRARIES[module.__name__] = _Library.of(module)
+    return _LIBRARIES[module.__name__]
+
+
+# ------------------------------------------------------------------ import block
+
+
+def _import_block(imports: set[tuple[str, str, str | None]]) -> list[str]:
+    """isort-ordered import lines: stdlib then third party; ``import x`` before ``from x``."""
+    def section(mod: str) -> int:
+        return 0 if mod.split(".")[0] in STDLIB_IMPORTS else 1
+
+    def fmt(kind: str, mod: str, what: str | None) -> str:
+        if kind == "import":
+            return f"import {mod}" + (f" as {what}" if what else "")
+        return f"from {mod} import {what}"
+
+    out: list[str] = []
+    for sec in (0, 1):
+        rows = sorted((i for i in imports if section(i[1]) == sec),
+                      key=lambda i: (i[0] == "from", i[1].lower(), (i[2] or "").lower()))
+        merged: list[str] = []
+        froms: dict[str, list[str]] = {}
+        for kind, mod, what in rows:
+            if kind == "from":
+                froms.setdefault(mod, []).append(what or "")
+            else:
+                merged.append(fmt(kind, mod, what))
+        for mod in sorted(froms, key=str.lower):
+            names = sorted(set(froms[mod]), key=lambda s: (not s[:1].isupper(), s.lower()) if False else s)
+            merged.append(f"from {mod} import {', '.join(names)}")
+        if merged:
+            out.extend(merged)
+            out.append("")
+    return out[:-1] if out else out
+
+
+# ------------------------------------------------------------------ the plan
+
+
+@dataclass
+class _Plan:
+    """What the script needs, gathered from the graph before any text is written."""
+
+    graph: Graph
+    analysis: Any
+    order: list[str]  # model nodes (layers and activations) in topological order
+    data: str
+    loss: str
+    optimizer: str
+    schedule: str | None
+    attrs: dict[str, str]  # node id -> module attribute (runtime.names)
+    values: dict[tuple[str, str], str] = field(default_factory=dict)  # (node, port) -> forward variable
+    helpers: set[str] = field(default_factory=set)  # runtime.modules definitions to copy
+    data_helpers: set[str] = field(default_factory=set)  # runtime.datagen definitions to copy
+    imports: set[tuple[str, str, str | None]] = field(default_factory=set)
+    flags: dict[str, Any] = field(default_factory=dict)  # penalty, max_norm, clip: optional loop lines
+
+
+def _plan(graph: Graph, base_dir: str | None) -> _Plan:
+    analysis = analyze(graph, base_dir)
+    if analysis.errors:
+        shown = "; ".join(flatten(f.text(graph), 160) for f in analysis.errors[:3])
+        more = f" (and {len(analysis.errors) - 3} more)" if len(analysis.errors) > 3 else ""
+        raise ExportError(f"the graph is not valid, so it cannot be exported: {shown}{more}")
+    by_cat: dict[str, list[str]] = {}
+    for nid, node in graph.nodes.items():
+        by_cat.setdefault(node.node_type.category, []).append(nid)
+    # The model: the nodes that lead into the loss's prediction input, in topological order
+    # (runtime.build's rule; other nodes are neither created nor run).
+    data, loss = by_cat["data"][0], by_cat["loss"][0]
+    needed: set[str] = set()
+    stack = [graph.edges_into(loss, "prediction")[0].source.node]
+    while stack:
+        nid = stack.pop()
+        if nid not in needed and nid != data:
+            needed.add(nid)
+            stack.extend(graph.predecessors(nid))
+    order = [nid for nid in graph.topological_order() if nid in needed]
+    for nid in order:
+        if graph.nodes[nid].node_type.category not in ("layer", "activation"):
+            raise ExportError(f"{graph.nodes[nid].label()} cannot be part of the model")
+    opt = by_cat["optimizer"][0]
+    sched_edges = graph.edges_into(opt, "schedule")
+    return _Plan(graph, analysis, order, data, loss, opt,
+                 sched_edges[0].source.node if sched_edges else None, attribute_names(graph.nodes))
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _header(plan: _Plan, source_name: str, script_name: str, checkpoint_note: str | None) -> list[str]:
+    settings = plan.graph.settings
+    # Lines 1 and 2 are fixed: Python reads a coding cookie only there, so no user text goes there.
+    out = ["#!/usr/bin/env python3", "# Exported by Netwright: a standalone PyTorch training script.", "#"]
+    out += comment_lines(f"Source: {source_name}", limit=120)
+    if settings.get("title"):
+        out += comment_lines(f"Graph: {settings['title']}", limit=200)
+    if settings.get("description"):
+        out.append("#")
+        out += comment_lines(settings["description"], limit=1200)
+    if checkpoint_note:
+        out.append("#")
+        out += comment_lines(checkpoint_note, limit=400)
+    script = flatten(script_name, 60) or "script.py"
+    uses_sklearn = plan.graph.nodes[plan.data].params["dataset"] in datagen.SKLEARN_LOADERS
+    needs = "torch, numpy" + (" and scikit-learn" if uses_sklearn else "")
+    out += [
+        "#",
+        "# Train:",
+        *comment_lines(f"python {script} --epochs N --seed S --metrics-out metrics.jsonl", prefix="#     "),
+        "# Scale out over processes or machines (DistributedDataParallel; gloo on CPU, nccl on GPUs):",
+        *comment_lines(f"torchrun --nproc_per_node=4 {script}", prefix="#     "),
+        "# With the same seed on CPU this script repeats `netwright train` on the graph file",
+        "# epoch for epoch. It needs " + needs + "; nothing from Netwright.",
+    ]
+    return out
+
+
+def _data_section(plan: _Plan, base_dir: str | None, script_dir: str | None) -> tuple[list[str], list[str]]:
+    """``(constants, load_data function)`` reproducing runtime.data.load_dataset's calls."""
+    p = plan.graph.nodes[plan.data].params
+    name = p["dataset"]
+    consts: list[str] = []
+    body: list[str] = []
+    if name in datagen.GENERATORS:
+        fn = datagen.GENERATORS[name].__name__
+        plan.data_helpers.add(fn)
+        args = ", ".join(literal(p[a]) for a in datagen.GENERATOR_ARGS[name])
+        body += [f"rng = np.random.default_rng({literal(p['split_seed'])})", f"x, y = {fn}({args}, rng)"]
+    elif name in datagen.SKLEARN_LOADERS:
+        plan.data_helpers.add("load_sklearn")
+        body.append(f"x, y, _ = load_sklearn({literal(name)})")
+        if name == "digits" and p["layout"] == "image":
+            body.append("x = x.reshape(-1, 1, 8, 8)  # 1x8x8 images")
+    else:
+        path = os.path.join(base_dir, p["path"]) if base_dir and not os.path.isabs(p["path"]) else p["path"]
+        path = os.path.abspath(path)
+        rel = None
+        if script_dir is not None:
+            try:
+                rel = os.path.relpath(path, os.path.abspath(script_dir))
+            except ValueError:  # another drive (Windows)
+                rel = None
+        consts.append("# The data file, relative to this script's folder (or absolute).")
+        if rel is not None:
+            consts.append(f"DATA_FILE = os.path.join(HERE, {literal(rel.replace(os.sep, '/'), 0)})")
+        else:
+            consts.append(f"DATA_FILE = {literal(path, 0)}")
+        if name == "csv":
+            plan.data_helpers.add("read_csv")
+            body.append(f"x, y, _ = read_csv(DATA_FILE, {literal(p['target_column'])}, {literal(p['task'])})")
+        else:
+            plan.data_helpers.add("read_npz")
+            body.append(f"x, y, _ = read_npz(DATA_FILE, {literal(p['task'])})")
+    plan.data_helpers.add("split_indices")
+    body.append("train_rows, val_rows, _ = split_indices(len(x), "
+                f"{literal(p['val_split'])}, {literal(p['test_split'])}, {literal(p['split_seed'])})")
+    prep = p["preprocessing"]
+    if prep == "none":
+        body += ["x_train, x_val = x[train_rows], x[val_rows]"]
+    else:
+        plan.data_helpers |= {"fit_preprocessing", "apply_preprocessing"}
+        body += [
+            "# Statistics from the training rows only, then applied to both splits.",
+            f"stats = fit_preprocessing({literal(prep)}, x[train_rows], "
+            f"{literal(p['pca_components'])}, {literal(p['whiten_eps'])})",
+            "x_train = apply_preprocessing(stats, x[train_rows])",
+            "x_val = apply_preprocessing(stats, x[val_rows])",
+        ]
+    body.append("return x_train, y[train_rows], x_val, y[val_rows]")
+    fn = ["def load_data():",
+          '    """Training and validation arrays, made exactly as Netwright makes them."""']
+    fn += [_wrap_call(line, 4) for line in body]
+    return consts, fn
+
+
+def _wrap_call(line: str, indent: int) -> str:
+    """Indent one statement; a too-long call is split after its opening parenthesis."""
+    pad = " " * indent
+    if display_width(pad + line) <= LINE_WIDTH or "(" not in line or "\n" in line:
+        return pad + line
+    head, _, rest = line.partition("(")
+    assert rest.endswith(")"), line
+    args = rest[:-1]
+    return f"{pad}{head}(\n{pad}    {args}\n{pad})"
+
+
+# ------------------------------------------------------------------ fixed text: running
+
+_RUNNING = '''
+def pick_device(name, local_rank=0):
+    """auto: CUDA, then Apple MPS, then CPU. Under torchrun each process takes its own GPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    if name == "cuda":
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def setup_distributed(device):
+    """Join the process group when started by torchrun; returns (rank, world_size)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world_size
+
+
+def all_sum(values, device, world_size):
+    """Element-wise sum of a list of numbers over all processes (unchanged on one)."""
+    if world_size == 1:
+        return values
+    total = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return total.tolist()
+'''
+
+
+# ------------------------------------------------------------------ the model
+
+_DROPCONNECT_CLASSES = {"nn.Linear": "DropConnectLinear", "nn.Conv1d": "DropConnectConv1d", "nn.Conv2d": "DropConnectConv2d"}
+
+
+def _kwargs(plan: _Plan, nid: str) -> dict[str, Any]:
+    node = plan.graph.nodes[nid]
+    return node.node_type.torch_kwargs(node.params, plan.analysis.inputs[nid])
+
+
+def _call_args(kwargs: dict[str, Any], indent: int) -> str:
+    for name in kwargs:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ExportError(f"internal: keyword argument {name!r} is not an identifier")
+    return ", ".join(f"{k}={literal(v, indent)}" for k, v in kwargs.items())
+
+
+def _model_section(plan: _Plan) -> list[str]:
+    g = plan.graph
+    ns = Namespace(SCRIPT_GLOBALS | set(plan.attrs.values()))
+    m = _NUMBERED.fullmatch(plan.data)
+    data_var = ns.create_name(f"x{m.group(1)}" if m else "features")
+    plan.values[(plan.data, "features")] = data_var
+    init: list[str] = []
+    fwd: list[str] = []
+    for nid in plan.order:
+        node = g.nodes[nid]
+        t = node.node_type
+        attr = plan.attrs[nid]
+        m = _NUMBERED.fullmatch(nid)
+        var = ns.create_name(f"x{m.group(1)}" if m else nid)
+        plan.values[(nid, "output")] = var
+        args = []
+        for port in t.inputs:
+            edges = g.edges_into(nid, port.name)
+            names = [plan.values[(e.source.node, e.source.port)] for e in edges]
+            args.append(names if port.many else names[0])
+        kind, _, target = t.torch.partition(".")
+        kw = _kwargs(plan, nid)
+        title = node.title if node.title and node.title != nid else ""
+        if kind in ("nn", "custom", "recurrent"):
+            cls = f"nn.{target}" if kind in ("nn", "recurrent") else target
+            if kind == "custom":
+                plan.helpers.add(target)
+            p = node.params
+            if p.get("dropconnect", 0.0) > 0.0:
+                if kind == "custom":
+                    kw = {**kw, "dropconnect": p["dropconnect"]}
+                else:
+                    cls = _DROPCONNECT_CLASSES[t.torch]
+                    plan.helpers.add(cls)
+                    kw = {**kw, "dropconnect": p["dropconnect"]}
+            code = f"self.{attr} = {cls}({_call_args(kw, 8)})"
+            init.append(_wrap_call(code, 8) + inline_comment(title, "        " + code))
+            inits = {k: p[k] for k in ("weight_init", "bias_init", "bias_value") if k in p}
+            if any(inits.get(k, "default") != "default" for k in ("weight_init", "bias_init")):
+                plan.helpers.add("apply_init")
+                init.append(_wrap_call(f"apply_init(self.{attr}, {_call_args(inits, 8)})", 8))
+            expr = f"self.{attr}({args[0]})"
+            if kind == "recurrent":
+                expr = f"self.{attr}({args[0]})[0]" + ("[:, -1]" if p["output"] == "last" else "")
+        elif t.torch == "fn.add":
+            expr = " + ".join(args[0])
+        elif t.torch == "fn.cat":
+            expr = f"torch.cat([{', '.join(args[0])}], dim={literal(kw['dim'])})"
+        elif t.torch == "fn.reshape":
+            shape = ", ".join(literal(d) for d in kw["shape"])
+            expr = f"{args[0]}.reshape({args[0]}.shape[0], {shape})"
+        elif t.torch == "fn.step":
+            plan.helpers.add("step")
+            expr = f"step({args[0]})"
+        elif t.torch == "fn.sign":
+            expr = f"torch.sign({args[0]})"
+        else:
+            raise ExportError(f"{node.label()}: the exporter does not know the target {t.torch!r}")
+        line = f"{var} = {expr}"
+        comment = inline_comment(title, "        " + line) if kind not in ("nn", "custom", "recurrent") else ""
+        fwd.append(_wrap_call(line, 8) + comment)
+    pred = g.edges_into(plan.loss, "prediction")[0].source
+    out = ["class Model(nn.Module):"]
+    title = g.settings.get("title", "")
+    out += comment_lines(f"The network of '{title}'." if title else "The network of the graph.", indent=4)
+    out += ["    def __init__(self):", "        super().__init__()"]
+    if plan.order:
+        out += ["        # One line per layer, created in the graph's order (this order draws the",
+                "        # initial weights from the seeded random number generator)."]
+    out += init
+    out += ["", f"    def forward(self, {data_var}):"] + fwd + [f"        return {plan.values[(pred.node, pred.port)]}"]
+    return out
+
+
+# ------------------------------------------------------------------ loss, optimizer, schedule, regularisation
+
+
+def _training_parts(plan: _Plan) -> list[str]:
+    g = plan.graph
+    loss = g.nodes[plan.loss]
+    opt = g.nodes[plan.optimizer]
+    target = plan.analysis.outputs[plan.data]["target"]
+    classes = target.classes if target.task == "classification" else None
+    plan.helpers |= {"adapt_target", "correct_count"}
+    out = [
+        "def make_loss():",
+        *comment_lines(loss.title, indent=4),
+        _wrap_call(f"return nn.{loss.type}({_call_args(_kwargs(plan, plan.loss), 8)})", 4),
+        "",
+        "",
+        "def loss_target(y):",
+        '    """The targets of a whole split, in the form the loss expects (done once per split)."""',
+        f"    return adapt_target({literal(loss.type)}, y, {literal(classes)})",
+        "",
+        "",
+        "def count_correct(prediction, target):",
+        '    """Correctly classified samples of a batch (0 for regression targets)."""',
+    ]
+    if target.task == "classification":
+        out.append(f"    return correct_count({literal(loss.type)}, prediction, target)")
+    else:
+        out.append("    return torch.zeros((), dtype=torch.int64)")
+    okw = _kwargs(plan, plan.optimizer)
+    out += ["", "", "def make_optimizer(model):"]
+    out += comment_lines(opt.title, indent=4)
+    out.append(_wrap_call(f"return torch.optim.{opt.type}(model.parameters(), {_call_args(okw, 8)})", 4))
+    out += ["", "", "def make_scheduler(optimizer):", '    """Stepped once after every epoch."""']
+    if plan.schedule:
+        s = g.nodes[plan.schedule]
+        skw = _call_args(_kwargs(plan, plan.schedule), 8)
+        out.append(_wrap_call(f"return torch.optim.lr_scheduler.{s.type}(optimizer, {skw})", 4))
+    else:
+        out.append("    return None  # the graph has no learning-rate schedule")
+    penalties, norms = [], []
+    for nid in plan.order:
+        p = g.nodes[nid].params
+        attr = plan.attrs[nid]
+        if p.get("l1", 0.0) or p.get("l2", 0.0):
+            penalties.append(f"    terms += [(w, {literal(p['l1'])}, {literal(p['l2'])}) for w in layer_weights(model.{attr})]")
+        if p.get("max_norm", 0.0):
+            norms.append(f"    constraints += [(w, {literal(p['max_norm'])}) for w in layer_weights(model.{attr})]")
+    if penalties:
+        plan.helpers |= {"layer_weights", "regularization_penalty"}
+        out += ["", "", "def penalty(model):", '    """L1/L2 penalty of the layers that ask for one, added to the data loss."""',
+                "    terms = []", *penalties, "    return regularization_penalty(terms)"]
+    if norms:
+        plan.helpers |= {"layer_weights", "apply_max_norm"}
+        out += ["", "", "def max_norm(model):", '    """Max-norm: project each unit\'s incoming weights after every step."""',
+                "    constraints = []", *norms, "    apply_max_norm(constraints)"]
+    plan.flags = {"penalty": bool(penalties), "max_norm": bool(norms),
+                  "clip": float(opt.params.get("clip_grad_norm", 0.0))}
+    return out
+
+
+# ------------------------------------------------------------------ fixed text: the training loop
+# Lines tagged ``#?flag`` are kept only when the graph needs them (the tag is removed).
+
+_LOOP = '''
+def evaluate(model, criterion, x, target, rank, world_size):
+    """Loss and accuracy on a split, in eval mode without gradients; each process takes a
+    slice and the sums are combined, so every process gets the same numbers."""
+    model.eval()
+    with torch.no_grad():
+        mine = torch.arange(rank, len(x), world_size, device=x.device)
+        loss_sum, correct, count = 0.0, 0, 0
+        if len(mine):
+            prediction = model(x[mine])
+            loss_sum = criterion(prediction, target[mine]).item() * len(mine)
+            correct = count_correct(prediction, target[mine]).item()
+            count = len(mine)
+        loss_sum, correct, count = all_sum([loss_sum, correct, count], x.device, world_size)
+    return loss_sum / count, correct / count
+
+
+def train(args):
+    """The run: returns the list of per-epoch metrics (the same on every process)."""
+    device = pick_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
+    rank, world_size = setup_distributed(device)
+    try:
+        return run(args, device, rank, world_size)
+    finally:
+        if world_size > 1:
+            dist.destroy_process_group()
+
+
+def run(args, device, rank, world_size):
+    torch.manual_seed(args.seed)
+    model = Model().to(device)
+    if args.weights:
+        state = torch.load(args.weights, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+    x_train, y_train, x_val, y_val = load_data()
+    x_train = torch.as_tensor(x_train, device=device)
+    t_train = loss_target(torch.as_tensor(y_train, device=device))
+    x_val = torch.as_tensor(x_val, device=device)
+    t_val = loss_target(torch.as_tensor(y_val, device=device))
+    net = model
+    if world_size > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=ids)
+    criterion = make_loss()
+    optimizer = make_optimizer(model)
+    scheduler = make_scheduler(optimizer)
+    generator = torch.Generator().manual_seed(args.seed)
+    n_train = len(x_train)
+    batch_size = args.batch_size or n_train
+    out = open(args.metrics_out, "w") if args.metrics_out and rank == 0 else None
+    history, best_loss, best_state, stale = [], math.inf, None, 0
+    for epoch in range(1, args.epochs + 1):
+        started = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        if SHUFFLE:
+            order = torch.randperm(n_train, generator=generator)
+        else:
+            order = torch.arange(n_train)
+        loss_sum, correct = 0.0, 0
+        for start in range(0, n_train, batch_size):
+            batch = order[start:start + batch_size]
+            mine = batch[rank::world_size].to(device)  # this process's share
+            model.train()
+            prediction = net(x_train[mine])
+            target = t_train[mine]
+            if len(mine):
+                data_loss = criterion(prediction, target)
+            else:  # more processes than samples in this batch
+                data_loss = prediction.sum() * 0.0
+            # Scaled so that DDP's gradient average equals the whole batch's gradient.
+            loss = data_loss * (len(mine) * world_size / len(batch))
+            extra = penalty(model)  #?penalty
+            if extra is not None:  #?penalty
+                loss = loss + extra  #?penalty
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_GRAD_NORM)  #?clip
+            optimizer.step()
+            max_norm(model)  #?max_norm
+            loss_sum += data_loss.item() * len(mine)
+            correct += count_correct(prediction, target).item()
+        loss_sum, correct = all_sum([loss_sum, correct], device, world_size)
+        record = {"epoch": epoch, "train_loss": loss_sum / n_train}
+        if not math.isfinite(record["train_loss"]):
+            raise SystemExit(f"error: the loss became {record['train_loss']} in epoch {epoch}; "
+                             "lower the learning rate or clip gradients")
+        if len(x_val):
+            val_loss, val_accuracy = evaluate(model, criterion, x_val, t_val, rank, world_size)
+        else:
+            val_loss, val_accuracy = None, None
+        record.update(val_loss=val_loss, train_accuracy=correct / n_train)
+        record.update(val_accuracy=val_accuracy, lr=lr)
+        seconds = time.perf_counter() - started
+        record.update(epoch_seconds=seconds, samples_per_second=n_train / max(seconds, 1e-9))
+        if scheduler is not None:
+            scheduler.step()
+        history.append(record)
+        if rank == 0:
+            log(record, out)
+        # Early stopping watches the validation loss (the training loss without validation).
+        watched = record["train_loss"] if val_loss is None else val_loss
+        if watched < best_loss - MIN_DELTA:
+            best_loss, stale = watched, 0
+            if RESTORE_BEST and PATIENCE:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if PATIENCE and stale >= PATIENCE:
+            if rank == 0:
+                print(f"early stop after epoch {epoch}: no better loss for {PATIENCE} epochs")
+            if RESTORE_BEST and best_state is not None:
+                model.load_state_dict(best_state)
+            break
+    if out is not None:
+        out.close()
+    if args.save and rank == 0:
+        torch.save(model.state_dict(), args.save)
+    return history
+
+
+def log(record, out):
+    """One line per epoch on the console; one JSON line per epoch in --metrics-out."""
+    text = f"epoch {record['epoch']:4d}  train loss {record['train_loss']:.6f}"
+    if record["val_loss"] is not None:
+        text += f"  val loss {record['val_loss']:.6f}"
+    print(text, flush=True)
+    if out is not None:
+        out.write(json.dumps(record) + "\\n")
+        out.flush()
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train the network exported from Netwright.")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=DEVICE)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="samples per step (0 = the whole training split)")
+    parser.add_argument("--metrics-out", metavar="FILE.jsonl",
+                        help="write one JSON line of metrics per epoch")
+    parser.add_argument("--weights", default=INITIAL_WEIGHTS, metavar="FILE.pt",
+                        help="start from these weights (a state_dict saved by --save)")
+    parser.add_argument("--save", metavar="FILE.pt", help="save the trained weights here")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        train(args)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def _loop_text(flags: dict[str, Any]) -> list[str]:
+    out = []
+    for line in _LOOP.strip("\n").splitlines():
+        code, tag, name = line.partition("  #?")
+        if tag:
+            if flags.get(name):
+                out.append(code)
+        else:
+            out.append(line)
+    return out
+
+
+# ------------------------------------------------------------------ assembly
+
+
+def export_python(graph: Graph, base_dir: str | None = None, checkpoint: str | None = None,
+                  script_path: str | None = None, source_name: str | None = None) -> str:
+    """The standalone training script for ``graph`` (see the module docstring).
+
+    ``base_dir`` is the graph file's folder (relative data paths start there); ``script_path``
+    where the script will be written (data paths are made relative to its folder; default: in
+    ``base_dir``); ``checkpoint`` a checkpoint folder whose weights the script starts from (the
+    caller copies them next to the script, see :func:`write_python`).
+    """
+    from . import modules
+
+    try:
+        plan = _plan(graph, base_dir)
+        script_dir = os.path.dirname(os.path.abspath(script_path)) if script_path else base_dir
+        script_name = os.path.basename(script_path) if script_path else "train.py"
+        consts, load_fn = _data_section(plan, base_dir, script_dir)
+        model = _model_section(plan)
+        parts = _training_parts(plan)
+    except codegen.LiteralError as exc:
+        raise ExportError(f"a value cannot be written into the script: {exc}") from None
+    s = graph.settings
+    weights_file = _weights_name(script_name) if checkpoint else None
+    note = (f"Starts from the weights of checkpoint {os.path.basename(os.path.normpath(checkpoint))}, "
+            f"copied next to this script as {weights_file}.") if checkpoint else None
+    header = _header(plan, source_name or "an unsaved graph", script_name, note)
+
+    mod_defs, mod_imports = _library(modules).closure(plan.helpers)
+    needs = set(plan.data_helpers)
+    for name in plan.data_helpers:
+        needs |= set(getattr(datagen, "EXPORT_NEEDS", {}).get(name, ()))
+    data_defs, data_imports = _library(datagen).closure(needs)
+
+    imports = {("import", "argparse", None), ("import", "json", None), ("import", "math", None),
+               ("import", "os", None), ("import", "time", None), ("import", "numpy", "np"),
+               ("import", "torch", None), ("import", "torch.distributed", "dist"),
+               ("from", "torch", "nn"), ("from", "torch.nn.parallel", "DistributedDataParallel")}
+    for lib, names in ((_library(modules), mod_imports), (_library(datagen), data_imports)):
+        for n in names:
+            kind, mod, what = lib.imports[n]
+            imports.add((kind, mod, what))
+    imports.discard(("import", "torch.nn", "nn"))
+
+    settings = [
+        "# Settings from the graph: the defaults of the command-line options.",
+        f"EPOCHS = {literal(s['epochs'])}",
+        f"SEED = {literal(s['seed'])}",
+        f"DEVICE = {literal(s['device'])}",
+        f"BATCH_SIZE = {literal(graph.nodes[plan.data].params['batch_size'])}  # 0 = full batch",
+        f"SHUFFLE = {literal(graph.nodes[plan.data].params['shuffle'])}",
+        f"PATIENCE = {literal(s['patience'])}  # early stopping (0 = off)",
+        f"MIN_DELTA = {literal(s['min_delta'])}",
+        f"RESTORE_BEST = {literal(s['restore_best'])}",
+    ]
+    if plan.flags["clip"]:
+        settings.append(f"CLIP_GRAD_NORM = {literal(plan.flags['clip'])}")
+    needs_here = bool(consts) and "HERE" in "".join(consts) or weights_file is not None
+    if needs_here:
+        settings.insert(0, "HERE = os.path.dirname(os.path.abspath(__file__))")
+    if weights_file:
+        settings.append(f"INITIAL_WEIGHTS = os.path.join(HERE, {literal(weights_file)})")
+    else:
+        settings.append("INITIAL_WEIGHTS = None  # or a state_dict file to start from")
+    settings += consts
+
+    lines: list[str] = header + [""] + _import_block(imports) + [""] + settings
+    for title, defs in (("Data helpers, copied from Netwright's runtime/datagen.py", data_defs),
+                        ("Model helpers, copied from Netwright's runtime/modules.py", mod_defs)):
+        if defs:
+            lines += ["", "", f"# {'-' * 8} {title}"]
+            for d in defs:
+                lines += ["", ""] + d.text.splitlines()
+    lines += ["", "", f"# {'-' * 8} This graph", "", ""] + load_fn + ["", ""] + model + ["", ""] + parts
+    lines += ["", "", f"# {'-' * 8} Training (the algorithm of Netwright's runtime/train.py)"]
+    lines += [""] + _RUNNING.strip("\n").splitlines() + ["", ""] + _loop_text(plan.flags)
+    text = "\n".join(line.rstrip() for line in lines) + "\n"
+    _self_check(text)
+    return text
+
+
+def _weights_name(script_name: str) -> str:
+    stem = os.path.splitext(os.path.basename(script_name))[0] or "model"
+    return stem + ".weights.pt"
+
+
+def _self_check(text: str) -> None:
+    """The generated source must parse and import only what it may (a bug here is ours)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:  # pragma: no cover - would be an exporter bug
+        raise ExportError(f"internal: the generated script does not parse ({exc})") from None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for mod in mods:
+                if mod.split(".")[0] not in STDLIB_IMPORTS + THIRD_PARTY_IMPORTS:
+                    raise ExportError(f"internal: the generated script would import {mod!r}")
+
+
+def write_python(graph: Graph, output: str, base_dir: str | None = None, checkpoint: str | None = None,
+                 source_name: str | None = None) -> list[str]:
+    """Write the script (and, with ``checkpoint``, its weights file next to it); returns the paths."""
+    stem = os.path.splitext(os.path.basename(output))[0]
+    if stem in SHADOWED or not stem:
+        raise ExportError(f"a script named {os.path.basename(output)!r} would shadow the module "
+                          f"{stem!r} it imports; choose another name")
+    text = export_python(graph, base_dir, checkpoint, output, source_name)
+    written = [output]
+    if checkpoint:
+        weights = os.path.join(os.path.dirname(os.path.abspath(output)), _weights_name(output))
+        _copy_checkpoint_weights(graph, base_dir, checkpoint, weights)
+        written.append(weights)
+    _atomic_write(output, text)
+    return written
+
+
+SHADOWED = frozenset(STDLIB_IMPORTS + THIRD_PARTY_IMPORTS + ("numpy", "np"))
+
+
+def _atomic_write(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _copy_checkpoint_weights(graph: Graph, base_dir: str | None, checkpoint: str, dest: str) -> None:
+    """Save the checkpoint's model ``state_dict`` as a plain tensor file (loads with weights_only)."""
+    import torch
+
+    state = checkpoint_model_state(graph, base_dir, checkpoint)
+    try:
+        torch.save(state, dest)
+    except OSError as exc:
+        raise ExportError(f"cannot write {dest}: {exc.strerror or exc}") from None
+
+
+def checkpoint_model_state(graph: Graph, base_dir: str | None, checkpoint: str) -> dict:
+    """The model weights of a checkpoint (file, or folder → ``last.pt``), checked against the
+    graph's model: same keys, same shapes (ExportError otherwise)."""
+    from . import checkpoint as ckpt
+    from .build import build_model
+
+    try:
+        state = ckpt.load_checkpoint(checkpoint)["model"]
+        model = build_model(graph, base_dir)
+    except RunError as exc:
+        raise ExportError(f"cannot use checkpoint {checkpoint}: {exc}") from None
+    if not isinstance(state, dict):
+        raise ExportError(f"checkpoint {checkpoint} holds no model weights")
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, KeyError) as exc:
+        raise ExportError(f"checkpoint {checkpoint} does not fit this graph's model: "
+                          f"{flatten(str(exc), 400)}") from None
+    return model.state_dict()
+
+
+# ------------------------------------------------------------------ ONNX
+
+
+def export_onnx(graph: Graph, path: str, base_dir: str | None = None, checkpoint: str | None = None) -> None:
+    """Write the graph's model (no loss, no optimizer) as ONNX with a dynamic batch axis.
+
+    Input ``features`` (batch, *features), output ``prediction``; weights from ``checkpoint``
+    when given, else the seeded initial weights (``settings.seed``). The file is checked with
+    ``onnx.checker`` before this returns. Needs the ``onnx`` package (a test extra).
+    """
+    try:
+        import onnx
+    except ImportError:
+        raise ExportError("ONNX export needs the 'onnx' package: pip install onnx "
+                          "(onnxruntime runs the result)") from None
+    import warnings
+
+    import torch
+
+    from .build import build_model
+
+    model = build_model(graph, base_dir, seed=int(graph.settings.get("seed", 0)))
+    if checkpoint:
+        model.load_state_dict(checkpoint_model_state(graph, base_dir, checkpoint))
+    model.eval()
+    example = example_input(graph, base_dir, batch=2)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shapes read in forward
+            torch.onnx.export(model, (example,), tmp, input_names=["features"], output_names=["prediction"],
+                              dynamic_axes={"features": {0: "batch"}, "prediction": {0: "batch"}},
+                              dynamo=False)
+        onnx.checker.check_model(onnx.load(tmp), full_check=True)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # torch's exporter raises many types; say which node type failed
+        raise ExportError(f"ONNX export failed: {type(exc).__name__}: {flatten(str(exc), 400)}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def example_input(graph: Graph, base_dir: str | None = None, batch: int = 2):
+    """A batch of ``batch`` zero-ish features of the graph's Dataset shape and dtype (for tracing)."""
+    import torch
+
+    analysis = analyze(graph, base_dir)
+    data = next(nid for nid, n in graph.nodes.items() if n.node_type.category == "data")
+    info = analysis.outputs[data]["features"]
+    if info.dtype == "int64":
+        return torch.zeros((batch, *info.shape), dtype=torch.int64)
+    return torch.linspace(-1.0, 1.0, batch * max(1, _numel(info.shape))).reshape(batch, *info.shape)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+# ------------------------------------------------------------------ command line
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``netwright export FILE --format python|onnx -o OUT [--checkpoint DIR]``; exit 2 on bad input."""
+    try:
+        graph = load_path(args.file)
+        base_dir = os.path.dirname(os.path.abspath(args.file))
+        if args.format == "onnx":
+            export_onnx(graph, args.output, base_dir, args.checkpoint)
+            written = [args.output]
+        else:
+            written = write_python(graph, args.output, base_dir, args.checkpoint, os.path.basename(args.file))
+    except (GraphError, RunError) as exc:
+        print(f"{args.file}: cannot export: {flatten(str(exc), 2000)}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
