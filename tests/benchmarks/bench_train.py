@@ -1,0 +1,132 @@
+"""Training throughput: the runtime Trainer against a hand-written PyTorch loop.
+
+Trains ``samples/digits_mlp.json`` (64-256-256-10 ReLU MLP, Adam, batch 64) through
+``runtime.train.Trainer`` and the same model written by hand (``nn.Sequential``, tensors in
+memory, shuffled index batches), alternating in one process for several rounds, and prints the
+median and best-round samples/s of each and their ratios (target: runtime ≥ 0.97 × hand-written on the CPU).
+
+Two hand-written references: ``bare`` (forward, loss, zero_grad, backward, step: nothing else)
+and ``metrics`` (also accumulates the epoch's loss and correct count on the device, as any loop
+that reports train loss and accuracy must). Training-phase samples/s excludes validation; the
+runtime's figure is its own ``samples_per_second`` record (training phase of each epoch).
+The end-to-end line times whole runs (build, training, per-epoch validation and diagnostics).
+
+    .venv/bin/python tests/benchmarks/bench_train.py [--rounds 15] [--epochs 3] [--threads 1] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from graph import load_path  # noqa: E402
+from runtime.data import load_dataset  # noqa: E402
+from runtime.device import synchronize  # noqa: E402
+from runtime.train import Trainer  # noqa: E402
+
+SAMPLE = os.path.join(ROOT, "samples", "digits_mlp.json")
+
+
+def hand_written(bundle, epochs: int, seed: int, device: torch.device, with_metrics: bool) -> tuple[float, float]:
+    """(training-phase samples/s, whole-run seconds) of a plain PyTorch loop."""
+    t_run = time.perf_counter()
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    x = torch.tensor(bundle.x_train).to(device)
+    y = torch.tensor(bundle.y_train).to(device)
+    xv = torch.tensor(bundle.x_val).to(device)
+    yv = torch.tensor(bundle.y_val).to(device)
+    n, bs = len(x), 64
+    gen = torch.Generator().manual_seed(seed)
+    train_seconds = 0.0
+    for _ in range(epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen).to(device)
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for i in range(0, n, bs):
+            idx = perm[i:i + bs]
+            xb, yb = x[idx], y[idx]
+            pred = model(xb)
+            loss = loss_fn(pred, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if with_metrics:
+                loss_sum += loss.detach() * len(idx)
+                correct += (pred.argmax(1) == yb).sum()
+        if with_metrics:
+            (loss_sum / n).item(), correct.item()
+        synchronize(device)
+        train_seconds += time.perf_counter() - t0
+        model.eval()
+        with torch.no_grad():
+            (loss_fn(model(xv), yv)).item()
+    return n * epochs / train_seconds, time.perf_counter() - t_run
+
+
+def runtime_run(graph, bundle, epochs: int, seed: int, device: str) -> tuple[float, float]:
+    t_run = time.perf_counter()
+    result = Trainer(graph, os.path.dirname(SAMPLE), epochs=epochs, seed=seed, device=device, data=bundle,
+                     progress_interval=0.25).run()
+    seconds = time.perf_counter() - t_run
+    n = len(bundle.x_train)
+    train_seconds = sum(n / r["samples_per_second"] for r in result.history)
+    return n * epochs / train_seconds, seconds
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (the dev machine is shared)")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    graph = load_path(SAMPLE)
+    bundle = load_dataset(graph.nodes["n1"].params, os.path.dirname(SAMPLE))
+    device = torch.device(args.device)
+    # warm-up: allocator, kernels, lazy imports
+    runtime_run(graph, bundle, 1, 0, args.device)
+    hand_written(bundle, 1, 0, device, True)
+    ours, bare, metr, ours_wall, ref_wall = [], [], [], [], []
+    for r in range(args.rounds):
+        s, w = runtime_run(graph, bundle, args.epochs, r, args.device)
+        ours.append(s)
+        ours_wall.append(w)
+        s, w = hand_written(bundle, args.epochs, r, device, False)
+        bare.append(s)
+        s, w = hand_written(bundle, args.epochs, r, device, True)
+        metr.append(s)
+        ref_wall.append(w)
+        print(f"round {r + 1}: runtime {ours[-1]:,.0f}  bare {bare[-1]:,.0f}  metrics {metr[-1]:,.0f} samples/s")
+    m_ours, m_bare, m_metr = (statistics.median(v) for v in (ours, bare, metr))
+    b_ours, b_bare, b_metr = (max(v) for v in (ours, bare, metr))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"load average {load:.2f}, {args.rounds} rounds x {args.epochs} epochs, {len(bundle.x_train)} samples")
+    print(f"training phase (median samples/s): runtime {m_ours:,.0f}  hand-written bare {m_bare:,.0f}  "
+          f"hand-written with metrics {m_metr:,.0f}")
+    print(f"training phase (best round samples/s):  runtime {b_ours:,.0f}  hand-written bare {b_bare:,.0f}  "
+          f"hand-written with metrics {b_metr:,.0f}")
+    print(f"ratio runtime / bare    = {m_ours / m_bare:.3f} (medians)  {b_ours / b_bare:.3f} (best rounds)")
+    print(f"ratio runtime / metrics = {m_ours / m_metr:.3f} (medians)  {b_ours / b_metr:.3f} (best rounds)   (target >= 0.97)")
+    print(f"end to end (median s per run): runtime {statistics.median(ours_wall):.3f}  "
+          f"hand-written {statistics.median(ref_wall):.3f}  ratio {statistics.median(ref_wall) / statistics.median(ours_wall):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
