@@ -58,6 +58,7 @@ from .palette import NodePalette
 from .problems import ProblemsView
 from .recovery import RecoverySession, app_settings
 from .scene import GraphScene
+from .training import install_training
 
 APP_NAME = "Netwright"
 MAX_RECENT = 10
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self._autosaved_change = self.document.change_count
         self._fit_pending = False
         self._connect()
+        self.training = install_training(self)  # training panel, live plots, results, Run/Export menus
         self._update_title()
         self.document.refresh_analysis()
         if offer_recovery:
@@ -576,6 +578,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.training.shutdown()  # stops a run and waits for its thread
         self.autosave_timer.stop()
         self.recovery.close()
         event.accept()

@@ -216,7 +216,7 @@ class LivePlots(QWidget):
 
         cap = capacity
         self._fixed: dict[str, _Series] = {
-            "batch_loss": _Series(curve(self.loss_plot, BATCH_COLOR, "batch", 1.0), cap),
+            "batch_loss": _Series(curve(self.loss_plot, BATCH_COLOR, "train (running)", 1.0), cap),
             "train_loss": _Series(curve(self.loss_plot, TRAIN_COLOR, "train"), cap),
             "val_loss": _Series(curve(self.loss_plot, VAL_COLOR, "validation"), cap),
             "train_accuracy": _Series(curve(self.accuracy_plot, TRAIN_COLOR, "train"), cap),
@@ -269,6 +269,8 @@ class LivePlots(QWidget):
                 task = record.get("task")
                 if task is not None:
                     self.set_classifying(task == "classification")
+                for nid in record.get("nodes") or ():  # colours follow the model's layer order
+                    self._layer_order.setdefault(nid, len(self._layer_order))
         if not self._timer.isActive() and self._any_dirty():
             self._timer.start()
 
@@ -277,7 +279,7 @@ class LivePlots(QWidget):
         if x is None:
             return
         self._fixed["lr"].append(x, _num(r.get("lr")))
-        self._fixed["batch_loss"].append(x, _num(r.get("loss")))
+        self._fixed["batch_loss"].append(x, _num(r.get("train_loss_running")))
 
     def _add_epoch(self, r: dict) -> None:
         x = _num(r.get("epoch"))

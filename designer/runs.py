@@ -101,12 +101,12 @@ class Run:
                 best = f" · val acc {acc:.3f}"
             elif _finite(loss):
                 best = f" · loss {loss:.4g}"
-        return f"{self.name} · {self.summary} · {state}{best}"
+        return f"#{self.run_id} {self.summary} · {state}{best}"
 
     def add_record(self, record: dict) -> None:
         kind = record.get("kind")
-        if kind == "step":
-            return
+        if kind not in ("start", "epoch", "end"):
+            return  # step, paused, resumed: progress only
         if kind == "epoch":
             # A resumed run restarts at the checkpoint's epoch: drop anything it will redo.
             epoch = record.get("epoch")

@@ -1,0 +1,1178 @@
+"""Training in the designer: a worker on a QThread, the training panel, live plots and results.
+
+Pieces, by role:
+
+* :class:`RunWorker` (a QObject moved to a QThread) runs ``runtime.train.Trainer.run()`` on a
+  *snapshot* of the graph. The trainer calls ``on_record`` in the worker thread; the worker
+  appends the record to a locked queue and emits ``records_ready`` only when the queue was empty,
+  so however fast records come, the GUI thread sees one queued signal per drain. Results
+  (confusion matrix, decision regions...) are computed in the worker thread between batches and
+  emitted as plain numpy data.
+* :class:`TrainingController` (GUI thread) owns the runs, the current worker and its thread, and
+  the actions ``actionTrain``, ``actionPause``, ``actionResume``, ``actionStop``,
+  ``actionExportPython``, ``actionExportOnnx``. It feeds the plots, the results view, the canvas
+  overlay (``NodeItem.set_run_overlay``) and the panel.
+* :class:`TrainingPanel` shows the run settings (read from and written to the graph through the
+  document, so they are undoable and saved with the file), the buttons, the progress bar and the
+  runs list (overlay, export CSV, resume a stopped run).
+* :func:`install_training` puts all of it into a ``MainWindow``.
+
+Invariants:
+
+* torch is imported only when a run starts (in the worker thread), when an export runs, or when
+  the device list is opened, never at designer start-up.
+* Widgets are touched only on the GUI thread; signals between threads carry plain data (dicts of
+  floats, strings and numpy arrays), never tensors or Qt objects.
+* The trainer sees a deep copy of the graph made when Train was pressed; editing the document
+  during a run cannot affect it.
+* ``stop()`` asks the trainer to stop at the next batch boundary; ``shutdown()`` (window closing)
+  also waits for the thread, so no QThread is ever destroyed while running. Every finished thread
+  and worker is deleted with ``deleteLater`` after ``finished``.
+* At most one run is active. A failed run (divergence, out-of-memory, a failing node) shows a
+  message naming the node and leaves the application usable; the next run starts normally.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QSignalBlocker, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.document import Graph, GraphEvent
+
+from .plots import LivePlots
+from .results import ResultsView, compute_results
+from .runs import Run, RunStore
+
+RESULTS_MIN_INTERVAL_S = 0.5  # results are computed at most this often (and at the end)
+DRAIN_INTERVAL_MS = 100  # the GUI takes queued records at most 10 times a second
+# NOTE: [GIL switch interval] For small models the trainer's thread runs many short torch ops
+# that each release and re-take the GIL. While the GUI thread runs Python (painting), every
+# re-take waits up to the interpreter's switch interval (5 ms by default), which can cost the run
+# most of its speed. During a run the interval is lowered so both threads hand over promptly;
+# it is restored when the run ends.
+RUN_SWITCH_INTERVAL_S = 0.0005
+RESULTS_MAX_SHARE = 0.05  # ...and never take more than this share of the run's time
+
+
+# ====================================================================== worker (its own thread)
+
+
+@dataclass
+class RunRequest:
+    """Everything a worker needs, fixed when the run starts (plain data, no Qt)."""
+
+    graph: Graph  # the snapshot; nobody else holds it
+    base_dir: str | None
+    epochs: int | None
+    seed: int | None
+    batch_size: int | None
+    device: str | None
+    checkpoint_dir: str | None
+    resume_from: str | None = None
+
+
+class RunWorker(QObject):
+    """Runs one Trainer in a worker thread; talks to the GUI only through signals and a queue."""
+
+    records_ready = Signal()  # the queue went from empty to non-empty: call take_records()
+    results_ready = Signal(object)  # a results payload (see designer.results.compute_results)
+    run_failed = Signal(object)  # {"error": class name, "message", "node_id", "epoch", "step"}
+    run_finished = Signal(object)  # {"reason", "best_epoch", ...}; always the last signal
+
+    def __init__(self, request: RunRequest):
+        super().__init__()
+        self.request = request
+        self._lock = threading.Lock()
+        self._queue: deque[dict] = deque()
+        self._trainer: Any = None
+        self._stop = False
+        self._pause = False
+        self._results_due = 0.0
+        self._results_context: dict[str, Any] | None = None
+        self._viewer: Any = None
+        self._viewer_mtime = 0
+
+    # ------------------------------------------------------------------ called from the GUI thread
+
+    def take_records(self) -> list[dict]:
+        with self._lock:
+            records = list(self._queue)
+            self._queue.clear()
+        return records
+
+    def request_stop(self) -> None:
+        with self._lock:
+            self._stop = True
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.request_stop()
+
+    def request_pause(self) -> None:
+        with self._lock:
+            self._pause = True
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.request_pause()
+
+    def request_resume(self) -> None:
+        with self._lock:
+            self._pause = False
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.request_resume()
+
+    # ------------------------------------------------------------------ the worker thread
+
+    @Slot()
+    def run(self) -> None:
+        summary: dict[str, Any] = {"reason": "failed"}
+        try:
+            summary = self._train()
+        except Exception as exc:  # every error becomes a message; the thread always finishes
+            self.run_failed.emit(_describe_error(exc))
+        finally:
+            self.run_finished.emit(summary)
+
+    def _train(self) -> dict[str, Any]:
+        # Imports torch: here, in the worker thread, never at designer start-up.
+        from runtime.build import build_model, training_plan
+        from runtime.data import load_dataset
+        from runtime.train import Trainer
+
+        req = self.request
+        plan = training_plan(req.graph, req.base_dir)
+        data = load_dataset(plan.data_params, req.base_dir)
+        self._results_context = self._make_context(data, plan)
+        # A second copy of the model, only for the results view: it loads the weights the trainer
+        # checkpoints after each epoch, so predicting never touches the model being trained.
+        # Built before the run: the trainer seeds the global RNG itself when it starts.
+        self._viewer = build_model(req.graph, req.base_dir, (data.features, data.target))
+        self._viewer.eval()
+        self._viewer_mtime = 0.0
+        trainer = Trainer(req.graph, req.base_dir, epochs=req.epochs, seed=req.seed, device=req.device,
+                          batch_size=req.batch_size, on_record=self._on_record,
+                          checkpoint_dir=req.checkpoint_dir, resume_from=req.resume_from, data=data)
+        with self._lock:
+            self._trainer = trainer
+            stop, pause = self._stop, self._pause
+        if stop:
+            trainer.request_stop()
+        elif pause:
+            trainer.request_pause()
+        result = trainer.run()
+        # The final model (best weights restored when the graph asks for it): one last update.
+        final = result.history[-1]["epoch"] if result.history else 0
+        self._emit_results(result.predict, force=True, epoch=final)
+        return _result_summary(result)
+
+    def _on_record(self, record: dict) -> None:
+        with self._lock:
+            was_empty = not self._queue
+            self._queue.append(record)
+        if was_empty:
+            self.records_ready.emit()
+        if record.get("kind") in ("epoch", "step") and time.perf_counter() >= self._results_due:
+            self._live_results()
+
+    def _live_results(self) -> None:
+        """Results from the newest checkpoint, if it is newer than the last one shown."""
+        from runtime.checkpoint import LAST
+
+        path = os.path.join(self.request.checkpoint_dir or "", LAST)
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._viewer_mtime:
+            return
+        self._viewer_mtime = mtime
+        t0 = time.perf_counter()
+        try:
+            from runtime.checkpoint import load_checkpoint
+
+            state = load_checkpoint(path)
+            self._viewer.load_state_dict(state["model"])
+        except Exception:  # a half-written or odd file: try again with the next one
+            return
+        self._emit_results(self._viewer_predict, force=True, epoch=state.get("epoch", 0), started=t0)
+
+    def _viewer_predict(self, x: Any) -> Any:
+        import numpy as np
+        import torch
+
+        dtype = torch.int64 if np.asarray(x).dtype == np.int64 else torch.float32
+        with torch.inference_mode():
+            return self._viewer(torch.as_tensor(np.asarray(x), dtype=dtype)).float().numpy()
+
+    def _emit_results(self, predict: Any, *, force: bool, epoch: Any, started: float | None = None) -> None:
+        """Compute the results payload in this thread, throttled so it costs at most a few
+        per cent of the run (RESULTS_MAX_SHARE) and happens at most every half second."""
+        now = time.perf_counter() if started is None else started
+        if predict is None or self._results_context is None or (not force and now < self._results_due):
+            return
+        try:
+            payload = compute_results(predict, epoch=int(epoch or 0), **self._results_context)
+        except Exception:  # a model that cannot predict (e.g. diverged) must not end the run
+            return
+        cost = time.perf_counter() - now
+        self._results_due = time.perf_counter() + max(RESULTS_MIN_INTERVAL_S, cost / RESULTS_MAX_SHARE)
+        self.results_ready.emit(payload)
+
+    def _make_context(self, data: Any, plan: Any) -> dict[str, Any]:
+        graph = self.request.graph
+        return {
+            "task": plan.task, "classes": plan.target.classes,
+            "x_train": data.x_train, "y_train": data.y_train, "x_val": data.x_val, "y_val": data.y_val,
+            "class_names": data.class_names, "dataset": plan.data_params.get("dataset", ""),
+            "preprocessing": data.preprocessing, "binary_threshold": _binary_threshold(graph),
+        }
+
+
+def _binary_threshold(graph: Graph) -> float:
+    """Where a single-output classifier's outputs split: 0.5 for probabilities (BCELoss), 0 for
+    logits (BCEWithLogitsLoss and anything else)."""
+    return 0.5 if any(n.type == "BCELoss" for n in graph.nodes.values()) else 0.0
+
+
+def _result_summary(result: Any) -> dict[str, Any]:
+    return {"reason": result.reason, "best_epoch": result.best_epoch}
+
+
+def _describe_error(exc: BaseException) -> dict[str, Any]:
+    from runtime.errors import RunError  # light: no torch
+
+    info: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc) or type(exc).__name__,
+                            "node_id": getattr(exc, "node_id", None), "epoch": getattr(exc, "epoch", None),
+                            "step": getattr(exc, "step", None), "bug": not isinstance(exc, RunError)}
+    if info["bug"]:
+        if isinstance(exc, MemoryError):
+            info["message"] = "The computer ran out of memory; try a smaller batch size or model."
+            info["bug"] = False
+        else:
+            tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
+            info["message"] = f"Unexpected error ({type(exc).__name__}): {exc}\n\n{tail}"
+    return info
+
+
+# ====================================================================== GUI thread
+
+STATE_IDLE, STATE_RUNNING, STATE_PAUSED, STATE_STOPPING = "idle", "running", "paused", "stopping"
+ERROR_TITLES = {"DivergedError": "Training diverged", "DeviceError": "Device problem",
+                "DataError": "Cannot load the data", "BuildError": "Cannot build the model",
+                "NodeError": "A node failed", "CheckpointError": "Checkpoint problem"}
+
+
+class TrainingController(QObject):
+    """Starts, steers and stops runs; routes their records to the views. GUI thread only."""
+
+    run_started = Signal(object)  # Run
+    run_updated = Signal(object)  # Run: new epochs or status (its runs-list line changed)
+    run_finished = Signal(object)  # Run, after its last record and results were shown
+    state_changed = Signal(str)
+    message = Signal(str, bool)  # text, is_error
+    runs_changed = Signal()
+
+    def __init__(self, window: Any, store: RunStore | None = None):
+        super().__init__(window)
+        self.window = window
+        self.document = window.document
+        self.store = store if store is not None else RunStore()
+        self.plots = LivePlots()
+        self.results = ResultsView()
+        self.state = STATE_IDLE
+        self.run: Run | None = None  # the active run, or the last one
+        self.last_error: dict[str, Any] | None = None
+        self.last_message = ""
+        self.error_box: QMessageBox | None = None
+        self._worker: RunWorker | None = None
+        self._thread: QThread | None = None
+        # Every started (thread, worker) pair stays referenced until its thread has finished:
+        # dropping the last Python reference deletes the C++ object, which must never happen
+        # to a running QThread or to a worker still executing in it.
+        self._threads: list[tuple[QThread, RunWorker]] = []
+        self._overlay_graph: Graph | None = None  # the document graph the overlay belongs to
+        self._overlay_nodes: set[str] = set()
+        self._progress: dict[str, Any] = {}
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(DRAIN_INTERVAL_MS)
+        self._drain_timer.timeout.connect(self._drain)
+        self._saved_switch_interval: float | None = None
+        self._create_actions()
+        self.document.graph_replaced.connect(self._on_document_graph_replaced)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._set_state(STATE_IDLE)
+
+    # ------------------------------------------------------------------ actions
+
+    def _create_actions(self) -> None:
+        w = self.window
+
+        def action(name: str, text: str, slot: Any, shortcut: str = "", tip: str = "") -> QAction:
+            a = QAction(text, w)
+            a.setObjectName(name)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            if tip:
+                a.setStatusTip(tip)
+                a.setToolTip(tip)
+            a.triggered.connect(lambda _=False: slot())
+            w.addAction(a)
+            setattr(self, name, a)
+            setattr(w, name, a)
+            return a
+
+        action("actionTrain", "&Train", self.train, "F5", "Train a snapshot of the graph in the background")
+        action("actionPause", "&Pause", self.pause, "F6", "Pause the run at the next batch")
+        action("actionResume", "&Resume", self.resume, "Shift+F6", "Resume the paused run")
+        action("actionStop", "&Stop", self.stop, "Shift+F5", "Stop the run at the next batch")
+        action("actionExportPython", "Export &Python Script…", self.export_python, "",
+               "Write a standalone PyTorch script that reproduces the run")
+        action("actionExportOnnx", "Export &ONNX Model…", self.export_onnx, "",
+               "Write the model (without loss and optimizer) as ONNX")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        active = state in (STATE_RUNNING, STATE_PAUSED)
+        self.actionTrain.setEnabled(state == STATE_IDLE)
+        self.actionPause.setEnabled(state == STATE_RUNNING)
+        self.actionResume.setEnabled(state == STATE_PAUSED)
+        self.actionStop.setEnabled(active)
+        self.state_changed.emit(state)
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def thread(self) -> QThread | None:
+        return self._thread
+
+    # ------------------------------------------------------------------ starting
+
+    def run_options(self) -> dict[str, Any]:
+        """The settings a run started now would use: the graph's own."""
+        g = self.document.graph
+        data = next((n for n in g.nodes.values() if n.type == "Dataset"), None)
+        return {"epochs": int(g.settings.get("epochs", 20)), "seed": int(g.settings.get("seed", 0)),
+                "device": str(g.settings.get("device", "auto")),
+                "batch_size": int(data.params.get("batch_size", 32)) if data is not None else None}
+
+    def train(self) -> Run | None:
+        """Start a run on a snapshot of the document's graph."""
+        if self.active:
+            return None
+        analysis = self.document.analysis()
+        if analysis.errors:
+            first = analysis.errors[0].text(self.document.graph)
+            more = len(analysis.errors) - 1
+            self._fail_early("The graph has errors; fix them first: " + first
+                             + (f" (and {more} more)" if more else ""))
+            return None
+        snapshot = self.document.snapshot()
+        snapshot.settings["checkpoint_best"] = True  # every run keeps its best model
+        options = self.run_options()
+        run = self.store.new_run(snapshot, options)
+        return self._start(run, snapshot, resume_from=None)
+
+    def resume_run(self, run: Run) -> Run | None:
+        """Continue a stopped run from its last checkpoint, on the graph it trained."""
+        if self.active or not run.can_resume():
+            return None
+        run.status = "running"
+        run.message = ""
+        return self._start(run, run.graph(), resume_from=run.checkpoint_dir)
+
+    def _start(self, run: Run, graph: Graph, resume_from: str | None) -> Run:
+        self.run = run
+        self.last_error = None
+        request = RunRequest(graph=graph, base_dir=self.document.base_dir, epochs=run.settings["epochs"],
+                             seed=run.settings["seed"], batch_size=run.settings.get("batch_size"),
+                             device=run.settings["device"], checkpoint_dir=run.checkpoint_dir,
+                             resume_from=resume_from)
+        self.plots.start_run(run.node_titles)
+        if resume_from is not None:
+            self.plots.add_records(run.records)
+        self.results.clear_results()
+        self._begin_overlay()
+        self._progress = {"started": time.perf_counter(), "epochs": run.settings["epochs"],
+                          "first_epoch": run.last_epoch if resume_from else 0}
+
+        thread = QThread()
+        thread.setObjectName(f"netwright-run-{run.run_id}")
+        worker = RunWorker(request)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.records_ready.connect(self._on_worker_records_ready)
+        worker.results_ready.connect(self._on_worker_results_ready)
+        worker.run_failed.connect(self._on_worker_run_failed)
+        worker.run_finished.connect(self._on_worker_run_finished)
+        # quit() is thread-safe: the thread ends even while the GUI thread waits for it.
+        worker.run_finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(self._on_thread_finished)
+        self._worker, self._thread = worker, thread
+        self._threads.append((thread, worker))
+        if self._saved_switch_interval is None:
+            self._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(RUN_SWITCH_INTERVAL_S)
+        self._set_state(STATE_RUNNING)
+        self._say(f"{run.name}: starting ({run.summary})…", False)
+        self.run_started.emit(run)
+        self.runs_changed.emit()
+        thread.start()
+        return run
+
+    def _fail_early(self, text: str) -> None:
+        self._say(text, True)
+        self.show_run_error("Cannot train", text)
+
+    # ------------------------------------------------------------------ steering
+
+    def pause(self) -> None:
+        if self._worker is not None and self.state == STATE_RUNNING:
+            self._worker.request_pause()
+            if self.run is not None:
+                self.run.status = "paused"
+            self._set_state(STATE_PAUSED)
+            self._say("Paused", False)
+            self.run_updated.emit(self.run)
+
+    def resume(self) -> None:
+        if self._worker is not None and self.state == STATE_PAUSED:
+            self._worker.request_resume()
+            if self.run is not None:
+                self.run.status = "running"
+            self._set_state(STATE_RUNNING)
+            self._say("Running", False)
+            self.run_updated.emit(self.run)
+
+    def stop(self) -> None:
+        """Ask the run to stop at the next batch boundary (returns at once)."""
+        if self._worker is not None and self.state in (STATE_RUNNING, STATE_PAUSED):
+            self._worker.request_stop()
+            self._set_state(STATE_STOPPING)
+            self.actionStop.setEnabled(False)
+            self._say("Stopping at the next batch…", False)
+
+    def shutdown(self) -> None:
+        """Stop any run and wait for its thread (window closing, application quitting)."""
+        thread, worker = self._thread, self._worker
+        if thread is None or worker is None:
+            return
+        worker.request_stop()
+        worker.request_resume()
+        thread.quit()
+        thread.wait()
+        self._threads = [(t, w) for t, w in self._threads if t is not thread]
+        self._drain()
+        # The worker's queued run_finished will never be delivered to a closing window: finish here.
+        self._finish({"reason": "stopped", "best_epoch": None})
+
+    def _on_thread_finished(self) -> None:
+        thread = self.sender()
+        for t, _w in list(self._threads):
+            if t is thread:
+                t.wait()  # returns at once: the thread is finishing or finished
+                self._threads.remove((t, _w))
+
+    def thread_count(self) -> int:
+        """Run threads not yet finished and released (0 when idle and cleaned up)."""
+        return len(self._threads)
+
+    # ------------------------------------------------------------------ records from the worker
+
+    def _on_worker_records_ready(self) -> None:
+        if self.sender() is self._worker and not self._drain_timer.isActive():
+            self._drain_timer.start()
+
+    def _drain(self) -> None:
+        worker, run = self._worker, self.run
+        if worker is None or run is None:
+            return
+        records = worker.take_records()
+        if not records:
+            return
+        for r in records:
+            run.add_record(r)
+        self.plots.add_records(records)
+        last_step = None
+        for r in records:
+            kind = r.get("kind")
+            if kind == "start":
+                self._progress.update(steps=r.get("steps_per_epoch"), epochs=r.get("epochs") or
+                                      self._progress.get("epochs"), device=r.get("device", ""))
+                self._say(f"{run.name}: training on {r.get('device', '?')} "
+                          f"({r.get('n_train', '?')} training, {r.get('n_val', '?')} validation samples)", False)
+                self.run_updated.emit(self.run)
+            elif kind == "step":
+                last_step = r
+            elif kind == "epoch":
+                last_step = None
+                self._progress.update(epoch=r.get("epoch"), step=self._progress.get("steps"),
+                                      seconds=r.get("seconds", self._progress.get("seconds")))
+                self._update_overlay(r)
+                self.run_updated.emit(run)
+        if last_step is not None:
+            self._progress.update(epoch=last_step.get("epoch"), step=last_step.get("step"),
+                                  steps=last_step.get("steps") or self._progress.get("steps"),
+                                  seconds=last_step.get("seconds"))
+        self.progress_changed()
+
+    def progress_changed(self) -> None:
+        """Hook for the panel (replaced by TrainingPanel.attach)."""
+
+    def progress(self) -> dict[str, Any]:
+        """{epoch, epochs, step, steps, fraction, eta_s} of the active run (missing keys: unknown)."""
+        p = dict(self._progress)
+        epochs, epoch, step, steps = p.get("epochs"), p.get("epoch"), p.get("step"), p.get("steps")
+        if epochs and epoch:
+            within = (step / steps) if step and steps else 1.0
+            start_epoch = p.get("first_epoch", 0)
+            done = (epoch - 1 + within - start_epoch) / max(epochs - start_epoch, 1e-9)
+            p["fraction"] = min(1.0, max(0.0, (epoch - 1 + within) / epochs))
+            elapsed = time.perf_counter() - p["started"]
+            if done > 0.01:
+                p["eta_s"] = elapsed * (1 - done) / done
+        return p
+
+    def _on_worker_results_ready(self, payload: dict) -> None:
+        if self.sender() is self._worker:
+            self.results.show_results(payload)
+
+    def _on_worker_run_failed(self, info: dict) -> None:
+        if self.sender() is not self._worker or self.run is None:
+            return
+        self._drain()
+        run = self.run
+        node_id = info.get("node_id")
+        text = info["message"]
+        if node_id and self._overlay_graph is not None and node_id in self._overlay_graph.nodes:
+            label = self._overlay_graph.nodes[node_id].label()
+            if node_id not in text:
+                text = f"Node {label}: {text}"
+        run.message, run.error_node = text, node_id
+        self.last_error = dict(info, message=text)
+        if info.get("error") == "DivergedError" or "nan" in text.lower() or "inf" in text.lower():
+            epoch = info.get("epoch") or (run.last_epoch + 1)
+            self.plots.mark(float(epoch) - 0.5 if epoch else 0.0, "diverged")
+        self._mark_node_failed(node_id)
+        run.status = "failed"
+        title = ERROR_TITLES.get(info.get("error", ""), "Training failed")
+        self._say(f"{run.name} failed: {text}", True)
+        self.show_run_error(title, text)
+
+    def _on_worker_run_finished(self, summary: dict) -> None:
+        if self.sender() is not self._worker:
+            return
+        self._drain()
+        self._finish(summary)
+
+    def _finish(self, summary: dict) -> None:
+        run = self.run
+        self._worker, self._thread = None, None
+        self._drain_timer.stop()
+        if self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
+            self._saved_switch_interval = None
+        if run is not None:
+            if run.status != "failed":
+                run.status = summary.get("reason") or "completed"
+                if run.status not in ("completed", "early_stopped", "stopped"):
+                    run.status = "completed"
+            if summary.get("best_epoch") is not None:
+                run.best_epoch = int(summary["best_epoch"])
+        self.plots.flush()
+        self._set_state(STATE_IDLE)
+        if run is not None and run.status != "failed":
+            best = f", best epoch {run.best_epoch}" if run.best_epoch else ""
+            verb = {"completed": "finished", "early_stopped": "stopped early", "stopped": "stopped"}[run.status]
+            self._say(f"{run.name} {verb} after {run.last_epoch} epoch{'s' * (run.last_epoch != 1)}{best}", False)
+        self.runs_changed.emit()
+        if run is not None:
+            self.run_finished.emit(run)
+
+    # ------------------------------------------------------------------ canvas overlay
+
+    def _begin_overlay(self) -> None:
+        self.clear_overlay()
+        self._overlay_graph = self.document.graph
+
+    def clear_overlay(self) -> None:
+        items = self.window.scene.node_items
+        for nid in self._overlay_nodes:
+            if nid in items:
+                items[nid].set_run_overlay(None)
+        self._overlay_nodes.clear()
+
+    def _overlay_items(self) -> dict[str, Any]:
+        if self._overlay_graph is not self.document.graph:
+            return {}  # another document was opened since the run started
+        return self.window.scene.node_items
+
+    def _update_overlay(self, record: dict) -> None:
+        items = self._overlay_items()
+        for nid, value in (record.get("grad_norm") or {}).items():
+            item = items.get(nid)
+            if item is None or not isinstance(value, (int, float)):
+                continue
+            item.set_run_overlay(*grad_overlay(float(value)))
+            self._overlay_nodes.add(nid)
+
+    def _mark_node_failed(self, node_id: str | None) -> None:
+        items = self._overlay_items()
+        if node_id and node_id in items:
+            items[node_id].set_run_overlay("✖ failed here", QColor("#d62728"))
+            self._overlay_nodes.add(node_id)
+
+    def _on_document_graph_replaced(self) -> None:
+        self._overlay_nodes.clear()  # the scene rebuilt its items without overlays
+
+    # ------------------------------------------------------------------ messages (replaceable)
+
+    def _say(self, text: str, error: bool) -> None:
+        self.last_message = text
+        self.message.emit(text, error)
+        bar = self.window.statusBar()
+        bar.showMessage(text, 0 if error else 8000)
+
+    def show_run_error(self, title: str, text: str) -> None:
+        """Tell the user a run failed, without blocking: a window-modal box that returns at once."""
+        if self.error_box is not None:
+            self.error_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.window)
+        box.setObjectName("runErrorBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _r, b=box: self._forget_box(b))
+        self.error_box = box
+        box.open()
+
+    def _forget_box(self, box: QMessageBox) -> None:
+        if self.error_box is box:
+            self.error_box = None
+
+    def choose_export_path(self, caption: str, suggested: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self.window, caption, suggested, filters)
+        return path
+
+    def inform(self, title: str, text: str) -> None:
+        QMessageBox.information(self.window, title, text)
+
+    # ------------------------------------------------------------------ export
+
+    def _export_name(self, ext: str) -> str:
+        path = self.document.path
+        stem = os.path.splitext(os.path.basename(path))[0] if path else "model"
+        return os.path.join(os.path.dirname(path) if path else os.getcwd(), stem + ext)
+
+    def _export_checkpoint(self) -> str | None:
+        """The best checkpoint of the newest finished run that trained exactly this graph."""
+        from graph import fileformat
+
+        graph = self.document.graph.copy()
+        graph.settings["checkpoint_best"] = True
+        text = fileformat.dumps(graph)
+        for run in reversed(self.store.runs):
+            if run.finished and run.graph_text == text:
+                for name in ("best.pt", "last.pt"):
+                    path = os.path.join(run.checkpoint_dir, name)
+                    if os.path.exists(path):
+                        return path
+        return None
+
+    def export_python(self) -> str | None:
+        path = self.choose_export_path("Export Python script", self._export_name(".py"), "Python scripts (*.py)")
+        if not path:
+            return None
+        return self._export(path, "python")
+
+    def export_onnx(self) -> str | None:
+        path = self.choose_export_path("Export ONNX model", self._export_name(".onnx"), "ONNX models (*.onnx)")
+        if not path:
+            return None
+        return self._export(path, "onnx")
+
+    def _export(self, path: str, kind: str) -> str | None:
+        from graph.fileformat import atomic_write
+        from runtime.errors import RunError
+
+        checkpoint = self._export_checkpoint()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            from runtime import export
+
+            graph = self.document.snapshot()
+            if kind == "python":
+                source = export.export_python(graph, self.document.base_dir, checkpoint)
+                atomic_write(path, source.encode("utf-8"))
+            else:
+                export.export_onnx(graph, path, self.document.base_dir, checkpoint)
+        except (RunError, OSError, ValueError) as exc:
+            QApplication.restoreOverrideCursor()
+            text = f"Cannot export to {path}:\n\n{exc}"
+            self._say(text.replace("\n\n", " "), True)
+            self.show_run_error("Export failed", text)
+            return None
+        QApplication.restoreOverrideCursor()
+        weights = " with the trained weights of the last run" if checkpoint else ""
+        what = "Python script" if kind == "python" else "ONNX model"
+        text = f"Exported the {what}{weights} to {path}"
+        self._say(text, False)
+        self.inform("Export finished", text)
+        return path
+
+
+def grad_overlay(value: float) -> tuple[str, QColor]:
+    """The canvas band for a layer's gradient norm: text and colour (vanishing → exploding)."""
+    if not math.isfinite(value):
+        return f"‖∇‖ {value} ✖", QColor("#d62728")
+    if value <= 0:
+        return "‖∇‖ 0", QColor("#6b7280")
+    exponent = math.log10(value)
+    # -6 (vanishing: violet) .. -3 (small: blue) .. -1 (healthy: green) .. 1+ (exploding: orange/red)
+    stops = ((-6.0, (110, 64, 170)), (-3.5, (49, 130, 189)), (-1.5, (44, 160, 44)),
+             (0.5, (230, 170, 30)), (2.0, (214, 39, 40)))
+    if exponent <= stops[0][0]:
+        rgb = stops[0][1]
+    elif exponent >= stops[-1][0]:
+        rgb = stops[-1][1]
+    else:
+        for (x0, c0), (x1, c1) in zip(stops, stops[1:]):
+            if x0 <= exponent <= x1:
+                t = (exponent - x0) / (x1 - x0)
+                rgb = tuple(round(a + (b - a) * t) for a, b in zip(c0, c1))
+                break
+    return f"‖∇‖ {value:.2g}", QColor(*rgb)
+
+
+# ====================================================================== the panel
+
+
+class DeviceCombo(QComboBox):
+    """Device choices; what this machine has is looked up (importing torch) only when the list
+    is first opened, so the designer starts without torch."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._probed = False
+        for value, text in (("auto", "Auto (CUDA, MPS, else CPU)"), ("cpu", "CPU"), ("cuda", "CUDA"),
+                            ("mps", "Apple MPS")):
+            self.addItem(text, value)
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt override
+        self.probe()
+        super().showPopup()
+
+    def probe(self) -> None:
+        if self._probed:
+            return
+        self._probed = True
+        try:
+            import torch  # noqa: F401  (lazy on purpose)
+
+            from runtime.device import _mps_available, device_name
+        except ImportError:
+            return
+        cuda = torch.cuda.is_available()
+        names = {"auto": "Auto (" + ("CUDA" if cuda else "MPS" if _mps_available() else "CPU") + ")",
+                 "cpu": "CPU",
+                 "cuda": device_name(torch.device("cuda")) if cuda else "CUDA (not available)",
+                 "mps": "MPS" if _mps_available() else "Apple MPS (not available)"}
+        model = self.model()
+        for i in range(self.count()):
+            value = self.itemData(i)
+            self.setItemText(i, names.get(value, self.itemText(i)))
+            available = value in ("auto", "cpu") or (value == "cuda" and cuda) or (value == "mps" and _mps_available())
+            item = model.item(i)
+            if item is not None and not available:
+                item.setEnabled(False)
+
+    def set_value(self, value: str) -> None:
+        i = self.findData(value)
+        self.setCurrentIndex(max(i, 0))
+
+    def value(self) -> str:
+        return str(self.currentData() or "auto")
+
+
+class TrainingPanel(QWidget):
+    """Run settings, Train/Pause/Resume/Stop, progress, and the runs list."""
+
+    def __init__(self, controller: TrainingController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("trainingPanel")
+        self.controller = controller
+        self.document = controller.document
+
+        settings = QGroupBox("Run settings (saved with the graph)")
+        form = QFormLayout(settings)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.epochs_spin = QSpinBox(objectName="epochsSpin", minimum=1, maximum=1_000_000)
+        self.batch_spin = QSpinBox(objectName="batchSizeSpin", minimum=1, maximum=1_000_000)
+        self.seed_spin = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1)
+        self.device_combo = DeviceCombo()
+        self.device_combo.setObjectName("deviceCombo")
+        for w, tip in ((self.epochs_spin, "Passes over the training split"),
+                       (self.batch_spin, "Samples per mini-batch (the Dataset node's batch_size)"),
+                       (self.seed_spin, "Same graph + same seed = same run"),
+                       (self.device_combo, "Where to train")):
+            w.setToolTip(tip)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Seed", self.seed_spin)
+        form.addRow("Device", self.device_combo)
+
+        buttons = QHBoxLayout()
+        for action in (controller.actionTrain, controller.actionPause, controller.actionResume,
+                       controller.actionStop):
+            b = QToolButton()
+            b.setDefaultAction(action)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            buttons.addWidget(b)
+
+        self.progress_bar = QProgressBar(objectName="trainingProgress")
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Not started")
+        self.progress_bar.setTextVisible(True)
+        self.status_label = QLabel(objectName="trainingStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        runs_box = QGroupBox("Runs (check to overlay on the plots)")
+        runs_layout = QVBoxLayout(runs_box)
+        self.runs_list = QListWidget(objectName="runsList")
+        self.runs_list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
+        runs_layout.addWidget(self.runs_list)
+        row = QHBoxLayout()
+        self.resume_run_button = QPushButton("Resume run", objectName="resumeRunButton")
+        self.resume_run_button.setToolTip("Continue the selected stopped run exactly where it ended")
+        self.csv_button = QPushButton("Export CSV…", objectName="exportCsvButton")
+        self.csv_button.setToolTip("Save the selected run's per-epoch metrics as CSV")
+        self.remove_button = QPushButton("Remove", objectName="removeRunButton")
+        for b in (self.resume_run_button, self.csv_button, self.remove_button):
+            row.addWidget(b)
+        runs_layout.addLayout(row)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(settings)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addWidget(runs_box, 1)
+
+        self.epochs_spin.valueChanged.connect(lambda v: self._set_setting("epochs", v))
+        self.seed_spin.valueChanged.connect(lambda v: self._set_setting("seed", v))
+        self.batch_spin.valueChanged.connect(self._on_batch_spin_value_changed)
+        self.device_combo.currentIndexChanged.connect(
+            lambda _i: self._set_setting("device", self.device_combo.value()))
+        self.document.graph_event.connect(self._on_document_graph_event)
+        self.document.graph_replaced.connect(self.refresh_settings)
+        controller.message.connect(self._on_controller_message)
+        controller.runs_changed.connect(self.refresh_runs)
+        controller.run_updated.connect(self._on_controller_run_updated)
+        controller.state_changed.connect(lambda _s: self._update_buttons())
+        controller.progress_changed = self.update_progress  # type: ignore[method-assign]
+        self.runs_list.itemChanged.connect(self._on_runs_list_item_changed)
+        self.runs_list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.resume_run_button.clicked.connect(self._on_resume_run_clicked)
+        self.csv_button.clicked.connect(self._on_csv_clicked)
+        self.remove_button.clicked.connect(self._on_remove_clicked)
+        self._progress_timer = QTimer(self)  # keeps "time left" ticking between records
+        self._progress_timer.setInterval(500)
+        self._progress_timer.timeout.connect(self.update_progress)
+        controller.state_changed.connect(self._on_controller_state_changed)
+        self.refresh_settings()
+        self.refresh_runs()
+
+    # ------------------------------------------------------------------ settings <-> graph
+
+    def _dataset_node(self) -> Any:
+        return next((n for n in self.document.graph.nodes.values() if n.type == "Dataset"), None)
+
+    def refresh_settings(self) -> None:
+        g = self.document.graph
+        data = self._dataset_node()
+        blockers = [QSignalBlocker(w) for w in (self.epochs_spin, self.seed_spin, self.batch_spin,
+                                               self.device_combo)]
+        self.epochs_spin.setValue(int(g.settings.get("epochs", 20)))
+        self.seed_spin.setValue(int(g.settings.get("seed", 0)))
+        self.device_combo.set_value(str(g.settings.get("device", "auto")))
+        self.batch_spin.setEnabled(data is not None)
+        if data is not None:
+            self.batch_spin.setValue(int(data.params.get("batch_size", 32)))
+        del blockers
+
+    def _on_document_graph_event(self, event: GraphEvent) -> None:
+        if event.kind in ("setting_changed", "param_changed", "node_added", "node_removed"):
+            self.refresh_settings()
+
+    def _set_setting(self, name: str, value: Any) -> None:
+        try:
+            self.document.set_setting(name, value)
+        except Exception as exc:  # a value the setting refuses: show it, keep the graph's
+            self._on_controller_message(str(exc), True)
+            self.refresh_settings()
+
+    def _on_batch_spin_value_changed(self, value: int) -> None:
+        data = self._dataset_node()
+        if data is None:
+            return
+        try:
+            self.document.set_param(data.id, "batch_size", value, merge=True)
+        except Exception as exc:
+            self._on_controller_message(str(exc), True)
+            self.refresh_settings()
+
+    # ------------------------------------------------------------------ run state
+
+    def _on_controller_message(self, text: str, error: bool) -> None:
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet("color: #c0392b;" if error else "color: #30343a;")
+
+    def _on_controller_state_changed(self, state: str) -> None:
+        if state in (STATE_RUNNING, STATE_PAUSED, STATE_STOPPING):
+            self._progress_timer.start()
+        else:
+            self._progress_timer.stop()
+        self.update_progress()
+
+    def update_progress(self) -> None:
+        c = self.controller
+        p = c.progress()
+        run = c.run
+        if run is None:
+            return
+        if "fraction" in p:
+            self.progress_bar.setValue(round(p["fraction"] * 1000))
+        epoch, epochs = p.get("epoch") or 0, p.get("epochs") or run.settings.get("epochs")
+        step, steps = p.get("step"), p.get("steps")
+        parts = [f"Epoch {epoch}/{epochs}"]
+        if step and steps:
+            parts.append(f"batch {step}/{steps}")
+        if c.state == STATE_IDLE:
+            parts.append({"completed": "done", "early_stopped": "stopped early", "stopped": "stopped",
+                          "failed": "failed"}.get(run.status, run.status))
+        elif c.state == STATE_PAUSED:
+            parts.append("paused")
+        elif "eta_s" in p:
+            parts.append(f"{_duration(p['eta_s'])} left")
+        self.progress_bar.setFormat(" · ".join(parts))
+
+    def _update_buttons(self) -> None:
+        run = self._selected_run()
+        idle = not self.controller.active
+        self.resume_run_button.setEnabled(idle and run is not None and run.can_resume())
+        self.csv_button.setEnabled(run is not None and bool(run.epochs))
+        self.remove_button.setEnabled(run is not None and run.finished)
+        for w in (self.epochs_spin, self.batch_spin, self.seed_spin, self.device_combo):
+            w.setToolTip(w.toolTip().split("\n")[0] + ("\n(changes apply to the next run)" if not idle else ""))
+
+    # ------------------------------------------------------------------ runs list
+
+    def refresh_runs(self) -> None:
+        runs = self.controller.store.runs
+        checked = {item.data(Qt.ItemDataRole.UserRole) for item in self._items()
+                   if item.checkState() == Qt.CheckState.Checked}
+        current = self._selected_run()
+        blocker = QSignalBlocker(self.runs_list)
+        self.runs_list.clear()
+        for run in reversed(runs):
+            item = QListWidgetItem(run.label())
+            item.setData(Qt.ItemDataRole.UserRole, run.run_id)
+            flags = item.flags() | Qt.ItemFlag.ItemIsUserCheckable
+            item.setFlags(flags)
+            item.setCheckState(Qt.CheckState.Checked if run.run_id in checked else Qt.CheckState.Unchecked)
+            tip = [run.name, run.summary] + [f"{k}: {v}" for k, v in run.settings.items()]
+            if run.device:
+                tip.append(f"trained on: {run.device}")
+            if run.message:
+                tip.append(run.message)
+            item.setToolTip("\n".join(tip))
+            if run.status == "failed":
+                item.setForeground(QColor("#c0392b"))
+            self.runs_list.addItem(item)
+            if current is not None and current.run_id == run.run_id:
+                self.runs_list.setCurrentItem(item)
+        del blocker
+        if self.runs_list.currentItem() is None and self.runs_list.count():
+            self.runs_list.setCurrentRow(0)
+        self._update_buttons()
+
+    def _on_controller_run_updated(self, run: Run) -> None:
+        for item in self._items():
+            if item.data(Qt.ItemDataRole.UserRole) == run.run_id:
+                item.setText(run.label())
+        self._update_buttons()
+
+    def _items(self) -> list[QListWidgetItem]:
+        return [self.runs_list.item(i) for i in range(self.runs_list.count())]
+
+    def _selected_run(self) -> Run | None:
+        item = self.runs_list.currentItem()
+        return None if item is None else self.controller.store.get(item.data(Qt.ItemDataRole.UserRole))
+
+    def select_run(self, run: Run) -> None:
+        for item in self._items():
+            if item.data(Qt.ItemDataRole.UserRole) == run.run_id:
+                self.runs_list.setCurrentItem(item)
+
+    def set_overlaid(self, run_ids: list[int]) -> None:
+        for item in self._items():
+            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in run_ids
+                               else Qt.CheckState.Unchecked)
+
+    def _on_runs_list_item_changed(self, _item: QListWidgetItem) -> None:
+        store = self.controller.store
+        runs = [store.get(item.data(Qt.ItemDataRole.UserRole)) for item in self._items()
+                if item.checkState() == Qt.CheckState.Checked]
+        self.controller.plots.overlay_runs([r for r in reversed(runs) if r is not None])
+
+    def _on_resume_run_clicked(self) -> None:
+        run = self._selected_run()
+        if run is not None:
+            self.controller.resume_run(run)
+
+    def choose_csv_path(self, suggested: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, "Export run metrics", suggested, "CSV files (*.csv)")
+        return path
+
+    def _on_csv_clicked(self) -> None:
+        run = self._selected_run()
+        if run is not None:
+            self.export_csv(run)
+
+    def export_csv(self, run: Run) -> str | None:
+        from graph.fileformat import atomic_write
+
+        base = self.document.path
+        folder = os.path.dirname(base) if base else os.getcwd()
+        suggested = os.path.join(folder, f"{run.name.split(' ')[0].lower()}-{run.run_id}-metrics.csv")
+        path = self.choose_csv_path(suggested)
+        if not path:
+            return None
+        try:
+            atomic_write(path, run.metrics_csv().encode("utf-8"))
+        except OSError as exc:
+            self._on_controller_message(f"Cannot write {path}: {exc.strerror or exc}", True)
+            return None
+        self._on_controller_message(f"Saved {len(run.epochs)} epochs of {run.name} to {path}", False)
+        return path
+
+    def _on_remove_clicked(self) -> None:
+        run = self._selected_run()
+        if run is not None and run.finished:
+            self.controller.store.remove([run.run_id])
+            self.refresh_runs()
+            self._on_runs_list_item_changed(None)  # type: ignore[arg-type]
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+# ====================================================================== installing
+
+
+class TrainingUi:
+    """What :func:`install_training` added to a window (kept as ``window.training``)."""
+
+    def __init__(self, controller: TrainingController, panel: TrainingPanel, plots_dock: QDockWidget,
+                 panel_dock: QDockWidget):
+        self.controller = controller
+        self.panel = panel
+        self.plots_dock = plots_dock
+        self.panel_dock = panel_dock
+
+    @property
+    def plots(self) -> LivePlots:
+        return self.controller.plots
+
+    @property
+    def results(self) -> ResultsView:
+        return self.controller.results
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
+        self.controller.store.close()
+
+
+def install_training(window: Any, store: RunStore | None = None) -> TrainingUi:
+    """Add the training panel, live plots, results view, Run and Export menus to a MainWindow.
+
+    Uses the window's documented hooks: ``document``, ``scene``, ``menus``, ``add_dock``,
+    ``statusBar``. The window must call ``window.training.shutdown()`` when it closes.
+    """
+    controller = TrainingController(window, store)
+    panel = TrainingPanel(controller)
+    panel_dock = window.add_dock(panel, "Training", Qt.DockWidgetArea.RightDockWidgetArea, "trainingDock")
+    inspector_dock = getattr(window, "inspector_dock", None)
+    if inspector_dock is not None:
+        window.splitDockWidget(inspector_dock, panel_dock, Qt.Orientation.Vertical)
+
+    split = QSplitter(Qt.Orientation.Horizontal)
+    split.setObjectName("trainingSplitter")
+    split.addWidget(controller.plots)
+    split.addWidget(controller.results)
+    split.setStretchFactor(0, 3)
+    split.setStretchFactor(1, 1)
+    split.setChildrenCollapsible(False)
+    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+    problems_dock = getattr(window, "problems_dock", None)
+    plots_dock = window.add_dock(split, "Live plots and results", Qt.DockWidgetArea.BottomDockWidgetArea,
+                                 "plotsDock", tabify_with=problems_dock)
+    plots_dock.raise_()
+    window.resizeDocks([plots_dock], [360], Qt.Orientation.Vertical)
+    controller.run_started.connect(lambda _run: (plots_dock.show(), plots_dock.raise_()))
+
+    run_menu = window.menus.get("run") or window.menuBar().addMenu("&Run")
+    run_menu.addSeparator()
+    for a in (controller.actionTrain, controller.actionPause, controller.actionResume, controller.actionStop):
+        run_menu.addAction(a)
+    export_menu = window.menus.get("export")
+    if export_menu is None:
+        export_menu = window.menus["export"] = window.menuBar().addMenu("E&xport")
+    export_menu.addAction(controller.actionExportPython)
+    export_menu.addAction(controller.actionExportOnnx)
+
+    ui = TrainingUi(controller, panel, plots_dock, panel_dock)
+    window.training = ui
+    return ui
