@@ -191,6 +191,9 @@ class LivePlots(QWidget):
         self.gradient_plot = make_plot("gradientPlot", "Gradient norm per layer", "‖∇W‖ (log)", self)
         self.units_plot = make_plot("unitsPlot", "Dead (—) / saturated (- -) units", "share", self)
         self.gradient_plot.getPlotItem().setLogMode(y=True)
+        self.gradient_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
+        self.gradient_plot.getPlotItem().getAxis("left").setStyle(maxTextLevel=0)  # decades only
+        self.lr_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
         self.accuracy_plot.getPlotItem().setYRange(0, 1.0, padding=0.02)
         self.accuracy_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
         self.units_plot.getPlotItem().setYRange(0, 1.0, padding=0.02)
@@ -364,13 +367,40 @@ class LivePlots(QWidget):
 
     def flush(self) -> None:
         """Draw every dirty curve now."""
+        lr_dirty = self._fixed["lr"].dirty
+        grad_dirty = any(s.dirty and s.log for s in self._layers.values())
         drew = False
         for series in self._all_series():
             if series.dirty:
                 series.draw()
                 drew = True
+        if lr_dirty:
+            self._fit_lr()
+        if grad_dirty:
+            self._fit_gradients()
         if drew:
             self.redraw_count += 1
+
+    def _fit_lr(self) -> None:
+        # A constant learning rate would make autorange zoom into nothing: show it from 0.
+        _, y = self._fixed["lr"].buffer.arrays()
+        top = np.nanmax(y) if np.isfinite(y).any() else 0.0
+        if top > 0:
+            self.lr_plot.getPlotItem().setYRange(0.0, float(top) * 1.1, padding=0)
+
+    def _fit_gradients(self) -> None:
+        # Log axis: span whole decades (at least one) so tick labels stay readable.
+        lows, highs = [], []
+        for series in self._layers.values():
+            if series.log and len(series.buffer):
+                _, y = series.buffer.arrays()
+                y = y[np.isfinite(y) & (y > 0)]
+                if len(y):
+                    lows.append(float(y.min()))
+                    highs.append(float(y.max()))
+        if lows:
+            lo, hi = math.floor(math.log10(min(lows))), math.ceil(math.log10(max(highs)))
+            self.gradient_plot.getPlotItem().setYRange(lo, max(hi, lo + 1), padding=0.02)
 
     def _on_timer_timeout(self) -> None:
         if self._any_dirty():
