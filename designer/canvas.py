@@ -77,7 +77,12 @@ class GraphView(QGraphicsView):
         self.set_zoom(1.0)
 
     def fit_all(self) -> None:
-        rect = self.scene().nodes_rect() if isinstance(self.scene(), GraphScene) else QRectF()
+        scene = self.scene()
+        if not isinstance(scene, GraphScene):
+            return
+        scene.update_scene_rect()  # a pending change of the scrollable area must not clip the fit
+        scene.reroute_edges()
+        rect = scene.nodes_rect()
         if rect.isNull():
             self.reset_zoom()
             return

@@ -41,6 +41,7 @@ FOOTER_H = 24.0
 RADIUS = 8.0
 PORT_R = 6.0
 MAX_KEY_PARAMS = 4
+OVERVIEW_LOD = 0.45  # below this zoom nodes draw as titled blocks (semantic zoom)
 ROUTE_R = 28.0  # radius of a routed wire's bends
 LANE_GAP = 18.0  # distance between a routed wire's lane and the nodes it avoids
 
@@ -335,6 +336,9 @@ class NodeItem(QGraphicsItem):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(15, 23, 42, 22))
             p.drawRoundedRect(rect.translated(0, 2.5), RADIUS, RADIUS)
+        if lod < OVERVIEW_LOD:
+            self._paint_overview(p, rect, color, selected, lod)
+            return
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QColor("white"))
         p.drawRoundedRect(rect, RADIUS, RADIUS)
@@ -361,9 +365,24 @@ class NodeItem(QGraphicsItem):
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRoundedRect(rect, RADIUS, RADIUS)
-        if lod < 0.35:
-            return
         self._paint_text(p)
+
+    def _paint_overview(self, p: QPainter, rect: QRectF, color: QColor, selected: bool, lod: float) -> None:
+        """Zoomed far out: a solid category-coloured block with the title large enough to read."""
+        p.setPen(QPen(SELECTED, 3 / max(lod, 0.05)) if selected else QPen(ERROR, 2 / max(lod, 0.05))
+                 if self.has_error else Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        p.drawRoundedRect(rect, RADIUS, RADIUS)
+        if lod < 0.06:
+            return
+        font = QFont(fonts()["title"])
+        font.setPixelSize(max(8, min(int(11 / lod), 64)))
+        text = self.title or self.node_type.title
+        p.setFont(font)
+        p.setPen(QColor("white"))
+        fm = QFontMetricsF(font)
+        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, NODE_W - 16)
+        p.drawText(rect.adjusted(8, 4, -8, -4), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
 
     def _paint_text(self, p: QPainter) -> None:
         t = self.node_type

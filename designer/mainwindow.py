@@ -566,6 +566,8 @@ class MainWindow(QMainWindow):
         self.validity_label.setToolTip("\n".join(f.text(self.document.graph) for f in analysis.findings[:20]))
         self.params_label.setText(f"Parameters: {analysis.total_params:,}")
         self.params_label.setStyleSheet("padding: 0 8px;")
+        for label in (self.validity_label, self.params_label):  # never truncated by a long message
+            label.setMinimumWidth(label.fontMetrics().horizontalAdvance(label.text()) + 20)
 
     def _update_title(self) -> None:
         path = self.document.path

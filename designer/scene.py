@@ -44,7 +44,7 @@ class GraphScene(QGraphicsScene):
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
         self._rect_timer.setInterval(0)
-        self._rect_timer.timeout.connect(self._update_scene_rect)
+        self._rect_timer.timeout.connect(self.update_scene_rect)
         self._route_timer = QTimer(self)
         self._route_timer.setSingleShot(True)
         self._route_timer.setInterval(0)
@@ -147,7 +147,8 @@ class GraphScene(QGraphicsScene):
         for item in self.edge_items.values():
             item.update_path()
 
-    def _update_scene_rect(self) -> None:
+    def update_scene_rect(self) -> None:
+        self._rect_timer.stop()
         rect = QRectF()
         for item in self.node_items.values():
             rect = rect.united(item.body_rect())
