@@ -52,7 +52,7 @@ Records
   saturating, total_params, history}`` — ``history``: epoch records restored from a checkpoint.
 * ``{"kind": "step", epoch, step, steps, samples_seen, train_loss_running, lr, seconds}`` at most
   every ``progress_interval`` seconds within an epoch (the only host sync a step record costs).
-* ``{"kind": "epoch", epoch, epochs, train_loss, val_loss, [train_accuracy, val_accuracy], lr,
+* ``{"kind": "epoch", epoch, train_loss, val_loss, [train_accuracy, val_accuracy], lr,
   epoch_seconds, samples_per_second, grad_norm, weight_norm, dead_fraction,
   saturated_fraction, improved, best_epoch}``. ``val_*`` are None without a validation split;
   the accuracies are present for classification only. The four diagnostics are dicts keyed by
@@ -237,6 +237,9 @@ class Trainer:
                               "size or a smaller model.") from None
 
     _batch_size_used: int | None = None
+    # NaN/Inf check after every step (None: on the CPU only, where .item() costs no sync). Tests
+    # set False to exercise the deferred check that accelerators use.
+    check_every_step: bool | None = None
 
     def _run(self) -> RunResult:
         graph = self.graph
@@ -342,7 +345,7 @@ class Trainer:
         if classification:
             pred_shape = model.nodes[-1].output.shape if model.nodes else tuple(plan.features.shape)
             pred_buf = torch.empty((n_train, *pred_shape), dtype=torch.float32, device=device)
-        check_each_step = device.type == "cpu"
+        check_each_step = device.type == "cpu" if self.check_every_step is None else self.check_every_step
         interval = max(float(self.progress_interval or 0.0), 0.0)
         run_start = time.perf_counter()
         reason = "completed"
@@ -433,7 +436,7 @@ class Trainer:
                 train_loss = next(it)
                 if not math.isfinite(train_loss):
                     self._find_divergence(epoch, loss_buf, steps, lr, clip)
-                rec: Record = {"kind": "epoch", "epoch": epoch, "epochs": epochs, "train_loss": train_loss}
+                rec: Record = {"kind": "epoch", "epoch": epoch, "train_loss": train_loss}
                 train_acc = next(it) if pred_buf is not None else None
                 val_loss = next(it) if n_val else None
                 val_acc = next(it) if n_val and classification else None

@@ -1,0 +1,143 @@
+"""Checkpoints: exact resume, atomic writes, and refusal of files that carry code."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+from graph import save_path
+from runtime import checkpoint as ckpt
+from runtime.cli import main
+from runtime.errors import CheckpointError
+from runtime.train import Trainer
+from tests.runtime.graphs import blobs, layers, make_graph, npz_data, without_timing
+
+torch.set_num_threads(1)
+
+
+def resumable_graph(tmp_path, **settings):
+    """Dropout (global RNG), shuffling (generator), Adam state, a StepLR schedule and early-stopping
+    counters: everything a resume has to restore."""
+    x, y = blobs(120, features=5, classes=3)
+    return make_graph(npz_data(tmp_path, x, y, val_split=0.25, batch_size=16),
+                      layers(("Linear", {"out_features": 24}), "ReLU", ("Dropout", {"p": 0.3}),
+                             ("Linear", {"out_features": 24, "dropconnect": 0.2}), "Tanh", ("Linear", {"out_features": 3})),
+                      opt="Adam", opt_params={"lr": 0.01}, schedule=("StepLR", {"step_size": 2, "gamma": 0.5}),
+                      settings={"patience": 50, "seed": 3, **settings})
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
+    g = resumable_graph(tmp_path)
+    full = Trainer(g, str(tmp_path), epochs=6, device="cpu").run()
+    folder = tmp_path / "ck"
+    first = Trainer(g, str(tmp_path), epochs=3, device="cpu", checkpoint_dir=str(folder)).run()
+    assert (folder / ckpt.LAST).is_file() and len(first.history) == 3
+    resumed = Trainer(g, str(tmp_path), epochs=6, device="cpu", resume_from=str(folder)).run()
+    assert resumed.records[0]["first_epoch"] == 4 and len(resumed.records[0]["history"]) == 3
+    assert [without_timing(r) for r in resumed.history] == [without_timing(r) for r in full.history]
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_from_the_command_line_writes_the_whole_run(tmp_path):
+    g = resumable_graph(tmp_path)
+    path = tmp_path / "g.json"
+    save_path(g, path)
+    full, part, rest = (tmp_path / f"{n}.jsonl" for n in ("full", "part", "rest"))
+    assert main(["train", str(path), "--epochs", "4", "--metrics-out", str(full), "--quiet"]) == 0
+    assert main(["train", str(path), "--epochs", "2", "--checkpoint", str(tmp_path / "c"), "--metrics-out", str(part),
+                 "--quiet"]) == 0
+    assert main(["train", str(path), "--epochs", "4", "--resume", str(tmp_path / "c"), "--metrics-out", str(rest),
+                 "--quiet"]) == 0
+
+    def lines(p):
+        return [without_timing(json.loads(x)) for x in p.read_text().splitlines()]
+
+    assert lines(rest) == lines(full) and len(lines(full)) == 4
+
+
+def test_checkpoint_best_writes_the_best_epoch(tmp_path):
+    g = resumable_graph(tmp_path, checkpoint_best=True)
+    folder = tmp_path / "ck"
+    result = Trainer(g, str(tmp_path), epochs=5, device="cpu", checkpoint_dir=str(folder)).run()
+    best = ckpt.load_checkpoint(folder / ckpt.BEST)
+    assert best["epoch"] == result.best_epoch
+    assert best["early_stopping"]["best_epoch"] == result.best_epoch
+    assert set(best["model"]) == set(result.model.state_dict())
+    assert json.loads(best["graph"])["format"] == "netwright-graph"
+    assert [n for n in os.listdir(folder) if n.endswith(".tmp")] == []
+
+
+class _Payload:
+    """Unpickling this would create the canary file: the code a crafted checkpoint carries."""
+
+    def __init__(self, canary: str):
+        self.canary = canary
+
+    def __reduce__(self):
+        return (open, (self.canary, "w"))
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle"])
+def test_a_checkpoint_carrying_code_runs_nothing_and_is_refused(tmp_path, writer):
+    canary = tmp_path / "canary"
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    state = {"format": ckpt.FORMAT, "version": ckpt.VERSION, "epoch": 1, "model": _Payload(str(canary))}
+    path = folder / ckpt.LAST
+    if writer == "torch.save":
+        torch.save(state, path)
+    else:
+        with open(path, "wb") as fh:
+            pickle.dump(state, fh, protocol=2)
+    with pytest.raises(CheckpointError, match="refused|not a readable"):
+        ckpt.load_checkpoint(folder)
+    assert not canary.exists()
+    g = resumable_graph(tmp_path)
+    with pytest.raises(CheckpointError):
+        Trainer(g, str(tmp_path), epochs=2, device="cpu", resume_from=str(folder)).run()
+    gpath = tmp_path / "g.json"
+    save_path(g, gpath)
+    assert main(["train", str(gpath), "--resume", str(folder), "--quiet"]) == 2
+    assert not canary.exists()
+
+
+def test_files_that_are_not_checkpoints_are_refused(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00not a checkpoint" * 10)
+    with pytest.raises(CheckpointError):
+        ckpt.load_checkpoint(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(CheckpointError, match="not a Netwright checkpoint"):
+        ckpt.load_checkpoint(other)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        ckpt.load_checkpoint(tmp_path / "missing")
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path):
+    folder = tmp_path / "ck"
+    Trainer(resumable_graph(tmp_path), str(tmp_path), epochs=1, device="cpu", checkpoint_dir=str(folder)).run()
+    x, y = blobs(120, features=5, classes=3)
+    other = make_graph(npz_data(tmp_path, x, y), layers(("Linear", {"out_features": 3})))
+    with pytest.raises(CheckpointError, match="different model"):
+        Trainer(other, str(tmp_path), epochs=2, device="cpu", resume_from=str(folder)).run()
+
+
+def test_an_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    ckpt.save_checkpoint(path, {"epoch": 1, "model": {}, "optimizer": {}, "rng": {}, "records": [], "config": {}})
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(CheckpointError, match="disk full"):
+        ckpt.save_checkpoint(path, {"epoch": 2, "model": {}, "optimizer": {}, "rng": {}, "records": [], "config": {}})
+    monkeypatch.undo()
+    assert ckpt.load_checkpoint(path)["epoch"] == 1
+    assert sorted(os.listdir(tmp_path)) == ["last.pt"]
