@@ -373,13 +373,11 @@ def setup_distributed(device):
     return dist.get_rank(), world_size
 
 
-def all_sum(values, device, world_size):
-    """Element-wise sum of a list of numbers over all processes (unchanged on one)."""
-    if world_size == 1:
-        return values
-    total = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(total)
-    return total.tolist()
+def all_sum(*tensors):
+    """Sum tensors over all processes, in place (nothing to do in a single process)."""
+    if dist.is_initialized():
+        for tensor in tensors:
+            dist.all_reduce(tensor)
 '''
 
 
@@ -477,40 +475,49 @@ def _model_section(plan: _Plan) -> list[str]:
 # ------------------------------------------------------------------ loss, optimizer, schedule, regularisation
 
 
+def _torch_name(target: str, prefix: str) -> str:
+    name = target[len(prefix):] if target.startswith(prefix) else ""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ExportError(f"internal: unexpected torch target {target!r}")
+    return name
+
+
 def _training_parts(plan: _Plan) -> list[str]:
     g = plan.graph
     loss = g.nodes[plan.loss]
     opt = g.nodes[plan.optimizer]
     target = plan.analysis.outputs[plan.data]["target"]
-    classes = target.classes if target.task == "classification" else None
+    classes = target.classes or 0
+    loss_name = _torch_name(loss.node_type.torch, "loss.")
+    opt_name = _torch_name(opt.node_type.torch, "optim.")
     plan.helpers |= {"adapt_target", "correct_count"}
     out = [
         "def make_loss():",
         *comment_lines(loss.title, indent=4),
-        _wrap_call(f"return nn.{loss.type}({_call_args(_kwargs(plan, plan.loss), 8)})", 4),
+        _wrap_call(f"return nn.{loss_name}({_call_args(_kwargs(plan, plan.loss), 8)})", 4),
         "",
         "",
         "def loss_target(y):",
         '    """The targets of a whole split, in the form the loss expects (done once per split)."""',
-        f"    return adapt_target({literal(loss.type)}, y, {literal(classes)})",
-        "",
-        "",
-        "def count_correct(prediction, target):",
-        '    """Correctly classified samples of a batch (0 for regression targets)."""',
+        f"    return adapt_target({literal(loss_name)}, y, {literal(classes)})",
     ]
-    if target.task == "classification":
-        out.append(f"    return correct_count({literal(loss.type)}, prediction, target)")
+    classification = target.task == "classification" or (target.task is None and target.dtype == "int64")
+    if classification:
+        out += ["", "", "def count_correct(prediction, target):",
+                '    """Correctly classified rows of a batch (a tensor, so no device sync)."""',
+                f"    return correct_count({literal(loss_name)}, prediction, target)"]
     else:
-        out.append("    return torch.zeros((), dtype=torch.int64)")
+        plan.helpers.discard("correct_count")
     okw = _kwargs(plan, plan.optimizer)
     out += ["", "", "def make_optimizer(model):"]
     out += comment_lines(opt.title, indent=4)
-    out.append(_wrap_call(f"return torch.optim.{opt.type}(model.parameters(), {_call_args(okw, 8)})", 4))
+    out.append(_wrap_call(f"return torch.optim.{opt_name}(model.parameters(), {_call_args(okw, 8)})", 4))
     out += ["", "", "def make_scheduler(optimizer):", '    """Stepped once after every epoch."""']
     if plan.schedule:
         s = g.nodes[plan.schedule]
         skw = _call_args(_kwargs(plan, plan.schedule), 8)
-        out.append(_wrap_call(f"return torch.optim.lr_scheduler.{s.type}(optimizer, {skw})", 4))
+        name = _torch_name(s.node_type.torch, "lr_scheduler.")
+        out.append(_wrap_call(f"return torch.optim.lr_scheduler.{name}(optimizer, {skw})", 4))
     else:
         out.append("    return None  # the graph has no learning-rate schedule")
     penalties, norms = [], []
@@ -529,7 +536,7 @@ def _training_parts(plan: _Plan) -> list[str]:
         plan.helpers |= {"layer_weights", "apply_max_norm"}
         out += ["", "", "def max_norm(model):", '    """Max-norm: project each unit\'s incoming weights after every step."""',
                 "    constraints = []", *norms, "    apply_max_norm(constraints)"]
-    plan.flags = {"penalty": bool(penalties), "max_norm": bool(norms),
+    plan.flags = {"penalty": bool(penalties), "max_norm": bool(norms), "classification": classification,
                   "clip": float(opt.params.get("clip_grad_norm", 0.0))}
     return out
 
@@ -539,23 +546,26 @@ def _training_parts(plan: _Plan) -> list[str]:
 
 _LOOP = '''
 def evaluate(model, criterion, x, target, rank, world_size):
-    """Loss and accuracy on a split, in eval mode without gradients; each process takes a
-    slice and the sums are combined, so every process gets the same numbers."""
+    \"\"\"Summed loss and correct count over a split, in eval mode without gradients, in
+    chunks of VAL_CHUNK rows. Each process takes every world_size-th row; the sums are
+    combined, so every process gets the totals of the whole split.\"\"\"
     model.eval()
+    rows = torch.arange(rank, len(x), world_size, device=x.device)
+    x, target = x[rows], target[rows]
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
     with torch.no_grad():
-        mine = torch.arange(rank, len(x), world_size, device=x.device)
-        loss_sum, correct, count = 0.0, 0, 0
-        if len(mine):
-            prediction = model(x[mine])
-            loss_sum = criterion(prediction, target[mine]).item() * len(mine)
-            correct = count_correct(prediction, target[mine]).item()
-            count = len(mine)
-        loss_sum, correct, count = all_sum([loss_sum, correct, count], x.device, world_size)
-    return loss_sum / count, correct / count
+        for i in range(0, len(x), VAL_CHUNK):
+            prediction = model(x[i:i + VAL_CHUNK])
+            chunk = target[i:i + VAL_CHUNK]
+            loss_sum = loss_sum + criterion(prediction, chunk) * len(chunk)
+            correct = correct + count_correct(prediction, chunk)  #?classification
+    all_sum(loss_sum, correct)
+    return loss_sum, correct
 
 
 def train(args):
-    """The run: returns the list of per-epoch metrics (the same on every process)."""
+    \"\"\"Set up (one process, or one of many under torchrun), run, clean up.\"\"\"
     device = pick_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
     rank, world_size = setup_distributed(device)
     try:
@@ -566,106 +576,136 @@ def train(args):
 
 
 def run(args, device, rank, world_size):
+    \"\"\"The training run; returns the per-epoch records (the same on every process).\"\"\"
+    # 1. The model: seeded, so every process (and Netwright) starts from the same weights.
     torch.manual_seed(args.seed)
     model = Model().to(device)
     if args.weights:
         state = torch.load(args.weights, map_location=device, weights_only=True)
         model.load_state_dict(state)
+    net = model
+    if world_size > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=ids)
+
+    # 2. The data: on the device once, targets in the loss's form once per split.
     x_train, y_train, x_val, y_val = load_data()
     x_train = torch.as_tensor(x_train, device=device)
     t_train = loss_target(torch.as_tensor(y_train, device=device))
     x_val = torch.as_tensor(x_val, device=device)
     t_val = loss_target(torch.as_tensor(y_val, device=device))
-    net = model
-    if world_size > 1:
-        ids = [device.index] if device.type == "cuda" else None
-        net = DistributedDataParallel(model, device_ids=ids)
-    criterion = make_loss()
+    n_train, n_val = len(x_train), len(x_val)
+    if args.batch_size < 0:
+        raise ValueError("--batch-size must be 0 (the whole training split) or positive")
+    batch_size = min(args.batch_size or n_train, n_train)
+    steps = math.ceil(n_train / batch_size)
+
+    # 3. Loss, optimizer and schedule.
+    criterion = make_loss().to(device)
     optimizer = make_optimizer(model)
     scheduler = make_scheduler(optimizer)
+
+    # 4. Shuffling from its own seeded generator: the same batches on every process.
     generator = torch.Generator().manual_seed(args.seed)
-    n_train = len(x_train)
-    batch_size = args.batch_size or n_train
-    out = open(args.metrics_out, "w") if args.metrics_out and rank == 0 else None
-    history, best_loss, best_state, stale = [], math.inf, None, 0
+    losses = torch.zeros(steps, device=device)  # each batch's mean data loss (this process)
+    sizes = torch.zeros(steps, device=device)  # rows this process used from each batch
+    metrics = open(args.metrics_out, "w") if args.metrics_out and rank == 0 else None
+    history, best, best_epoch, stale, best_state = [], math.inf, None, 0, None
     for epoch in range(1, args.epochs + 1):
         started = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
+        lr = float(optimizer.param_groups[0]["lr"])
+        model.train()
         if SHUFFLE:
-            order = torch.randperm(n_train, generator=generator)
+            order = torch.randperm(n_train, generator=generator).to(device)
         else:
-            order = torch.arange(n_train)
-        loss_sum, correct = 0.0, 0
-        for start in range(0, n_train, batch_size):
-            batch = order[start:start + batch_size]
-            mine = batch[rank::world_size].to(device)  # this process's share
-            model.train()
-            prediction = net(x_train[mine])
-            target = t_train[mine]
-            if len(mine):
+            order = torch.arange(n_train, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for k in range(steps):
+            # 5. One step on this process's share of batch k.
+            batch = order[k * batch_size:(k + 1) * batch_size]
+            rows = batch[rank::world_size]
+            prediction = net(x_train[rows])
+            target = t_train[rows]
+            if len(rows):
                 data_loss = criterion(prediction, target)
-            else:  # more processes than samples in this batch
+            else:  # more processes than rows in this batch
                 data_loss = prediction.sum() * 0.0
-            # Scaled so that DDP's gradient average equals the whole batch's gradient.
-            loss = data_loss * (len(mine) * world_size / len(batch))
-            extra = penalty(model)  #?penalty
-            if extra is not None:  #?penalty
-                loss = loss + extra  #?penalty
+            loss = data_loss
+            if world_size > 1:
+                # DDP averages gradients over processes: weigh each share by its size.
+                loss = loss * (len(rows) * world_size / len(batch))
+            loss = loss + penalty(model)  #?penalty
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_GRAD_NORM)  #?clip
             optimizer.step()
             max_norm(model)  #?max_norm
-            loss_sum += data_loss.item() * len(mine)
-            correct += count_correct(prediction, target).item()
-        loss_sum, correct = all_sum([loss_sum, correct], device, world_size)
-        record = {"epoch": epoch, "train_loss": loss_sum / n_train}
+            losses[k] = data_loss.detach()
+            sizes[k] = len(rows)
+            correct += count_correct(prediction.detach(), target)  #?classification
+
+        # 6. Epoch metrics: size-weighted mean of the batch losses, then validation.
+        total = (losses * sizes).sum()
+        all_sum(total, correct)
+        record = {"epoch": epoch, "epochs": args.epochs, "train_loss": (total / n_train).item()}
         if not math.isfinite(record["train_loss"]):
-            raise SystemExit(f"error: the loss became {record['train_loss']} in epoch {epoch}; "
-                             "lower the learning rate or clip gradients")
-        if len(x_val):
-            val_loss, val_accuracy = evaluate(model, criterion, x_val, t_val, rank, world_size)
-        else:
-            val_loss, val_accuracy = None, None
-        record.update(val_loss=val_loss, train_accuracy=correct / n_train)
-        record.update(val_accuracy=val_accuracy, lr=lr)
+            bad = int((~torch.isfinite(losses)).nonzero()[0, 0]) + 1
+            raise SystemExit(f"error: training diverged at epoch {epoch}, step {bad}: the loss "
+                             f"became {losses[bad - 1].item()}. Try a smaller learning rate "
+                             f"(now {lr:g}) or gradient clipping.")
+        record["val_loss"] = None
+        record["train_accuracy"] = correct.item() / n_train  #?classification
+        record["val_accuracy"] = None  #?classification
+        if n_val:
+            val_sum, val_correct = evaluate(model, criterion, x_val, t_val, rank, world_size)
+            record["val_loss"] = (val_sum / n_val).item()
+            record["val_accuracy"] = val_correct.item() / n_val  #?classification
         seconds = time.perf_counter() - started
-        record.update(epoch_seconds=seconds, samples_per_second=n_train / max(seconds, 1e-9))
-        if scheduler is not None:
-            scheduler.step()
-        history.append(record)
-        if rank == 0:
-            log(record, out)
-        # Early stopping watches the validation loss (the training loss without validation).
-        watched = record["train_loss"] if val_loss is None else val_loss
-        if watched < best_loss - MIN_DELTA:
-            best_loss, stale = watched, 0
-            if RESTORE_BEST and PATIENCE:
+        record.update(lr=lr, epoch_seconds=seconds, samples_per_second=n_train / seconds)
+
+        # 7. Early stopping on the validation loss (the training loss without validation).
+        watched = record["train_loss"] if record["val_loss"] is None else record["val_loss"]
+        improved = watched < best - MIN_DELTA
+        if improved:
+            best, best_epoch, stale = watched, epoch, 0
+            if PATIENCE and RESTORE_BEST:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
+        record.update(improved=improved, best_epoch=best_epoch)
+        history.append(record)
+        if rank == 0:
+            log(record, metrics)
+        if scheduler is not None:
+            scheduler.step()
         if PATIENCE and stale >= PATIENCE:
-            if rank == 0:
-                print(f"early stop after epoch {epoch}: no better loss for {PATIENCE} epochs")
-            if RESTORE_BEST and best_state is not None:
+            if best_state is not None:
                 model.load_state_dict(best_state)
+            if rank == 0:
+                restored = ", best weights restored" if best_state is not None else ""
+                print(f"stopped early after epoch {epoch} (best epoch {best_epoch}{restored})")
             break
-    if out is not None:
-        out.close()
+    if metrics is not None:
+        metrics.close()
     if args.save and rank == 0:
         torch.save(model.state_dict(), args.save)
+        print(f"saved the weights to {args.save}")
     return history
 
 
-def log(record, out):
-    """One line per epoch on the console; one JSON line per epoch in --metrics-out."""
-    text = f"epoch {record['epoch']:4d}  train loss {record['train_loss']:.6f}"
+def log(record, metrics):
+    \"\"\"One line per epoch on the console; one JSON line per epoch in --metrics-out.\"\"\"
+    text = f"epoch {record['epoch']}/{record['epochs']}  train_loss {record['train_loss']:.6g}"
+    if record.get("train_accuracy") is not None:
+        text += f"  train_acc {record['train_accuracy']:.4g}"
     if record["val_loss"] is not None:
-        text += f"  val loss {record['val_loss']:.6f}"
+        text += f"  val_loss {record['val_loss']:.6g}"
+    if record.get("val_accuracy") is not None:
+        text += f"  val_acc {record['val_accuracy']:.4g}"
     print(text, flush=True)
-    if out is not None:
-        out.write(json.dumps(record) + "\\n")
-        out.flush()
+    if metrics is not None:
+        metrics.write(json.dumps(record) + "\\n")
+        metrics.flush()
 
 
 def parse_args(argv=None):
@@ -674,11 +714,11 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=DEVICE)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
-                        help="samples per step (0 = the whole training split)")
+                        help="rows per step, over all processes (0 = the whole split)")
     parser.add_argument("--metrics-out", metavar="FILE.jsonl",
                         help="write one JSON line of metrics per epoch")
     parser.add_argument("--weights", default=INITIAL_WEIGHTS, metavar="FILE.pt",
-                        help="start from these weights (a state_dict saved by --save)")
+                        help="start from these weights (a state_dict, e.g. from --save)")
     parser.add_argument("--save", metavar="FILE.pt", help="save the trained weights here")
     return parser.parse_args(argv)
 
@@ -721,6 +761,7 @@ def export_python(graph: Graph, base_dir: str | None = None, checkpoint: str | N
     caller copies them next to the script, see :func:`write_python`).
     """
     from . import modules
+    from .train import VAL_CHUNK
 
     try:
         plan = _plan(graph, base_dir)
@@ -763,6 +804,7 @@ def export_python(graph: Graph, base_dir: str | None = None, checkpoint: str | N
         f"PATIENCE = {literal(s['patience'])}  # early stopping (0 = off)",
         f"MIN_DELTA = {literal(s['min_delta'])}",
         f"RESTORE_BEST = {literal(s['restore_best'])}",
+        f"VAL_CHUNK = {literal(VAL_CHUNK)}  # validation rows per forward pass",
     ]
     if plan.flags["clip"]:
         settings.append(f"CLIP_GRAD_NORM = {literal(plan.flags['clip'])}")
