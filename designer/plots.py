@@ -143,9 +143,24 @@ class _Series:
         self.dirty = False
 
 
-def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None = None) -> pg.PlotWidget:
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at whole decades only (1e-3, 0.01, 0.1, 1); the 2..9 ticks between
+    them are drawn without labels. pyqtgraph's default labels every minor tick when the axis is
+    short, and the labels then overlap."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803 - pyqtgraph override
+        lo, hi = int(math.floor(minVal)), int(math.ceil(maxVal))
+        decades = [float(v) for v in range(lo, hi + 1) if minVal <= v <= maxVal]
+        step = max(1, math.ceil(len(decades) / 6))
+        minor = [v + math.log10(k) for v in range(lo, hi) for k in range(2, 10)]
+        return [(float(step), decades[::step]), (None, [m for m in minor if minVal < m < maxVal])]
+
+
+def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None = None,
+              log_y: bool = False) -> pg.PlotWidget:
     """A PlotWidget in the house look: light background, legible axes, grid, cheap drawing."""
-    widget = pg.PlotWidget(parent=parent, background=BACKGROUND)
+    axes = {"left": DecadeAxis("left")} if log_y else None
+    widget = pg.PlotWidget(parent=parent, background=BACKGROUND, axisItems=axes)
     widget.setObjectName(object_name)
     item = widget.getPlotItem()
     item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>{title}</span>")
@@ -162,6 +177,9 @@ def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None
     item.setClipToView(True)
     item.setDownsampling(auto=True, mode="peak")
     item.setMenuEnabled(False)
+    if log_y:
+        item.setLogMode(y=True)
+        item.getAxis("left").setStyle(maxTextLevel=0)
     widget.setMinimumSize(220, 150)
     return widget
 
@@ -188,11 +206,9 @@ class LivePlots(QWidget):
         self.loss_plot = make_plot("lossPlot", "Loss", "loss", self)
         self.accuracy_plot = make_plot("accuracyPlot", "Accuracy", "accuracy", self)
         self.lr_plot = make_plot("lrPlot", "Learning rate", "lr", self)
-        self.gradient_plot = make_plot("gradientPlot", "Gradient norm per layer", "‖∇W‖ (log)", self)
+        self.gradient_plot = make_plot("gradientPlot", "Gradient norm per layer", "‖∇W‖ (log)", self, log_y=True)
         self.units_plot = make_plot("unitsPlot", "Dead (—) / saturated (- -) units", "share", self)
-        self.gradient_plot.getPlotItem().setLogMode(y=True)
         self.gradient_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
-        self.gradient_plot.getPlotItem().getAxis("left").setStyle(maxTextLevel=0)  # decades only
         self.lr_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
         self.accuracy_plot.getPlotItem().setYRange(0, 1.0, padding=0.02)
         self.accuracy_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
@@ -298,7 +314,7 @@ class LivePlots(QWidget):
             for key in ("train_loss", "val_loss"):
                 v = r.get(key)
                 if isinstance(v, float) and not math.isfinite(v):
-                    self.mark(x - 0.5, f"{key.split('_')[0]} loss {v}")
+                    self.mark(x - 0.5, f"diverged ({key.split('_')[0]} loss {v})")
                     break
 
     def _layer_series(self, metric: str, nid: str, log: bool) -> _Series:
@@ -326,7 +342,7 @@ class LivePlots(QWidget):
         for plot in (self.loss_plot, self.gradient_plot):
             line = pg.InfiniteLine(pos=x, angle=90, movable=False,
                                    pen=pg.mkPen("#c0392b", width=1.5, style=Qt.PenStyle.DashLine),
-                                   label=text, labelOpts={"position": 0.85, "color": "#c0392b",
+                                   label=text, labelOpts={"position": 0.5, "color": "#c0392b",
                                                           "fill": (255, 255, 255, 210)})
             plot.getPlotItem().addItem(line, ignoreBounds=True)
             self._markers.append((plot, line))
@@ -351,7 +367,7 @@ class LivePlots(QWidget):
                 y = np.array([_nan(r.get(key)) for r in epochs], dtype=float)
                 if not np.isfinite(y).any():
                     continue
-                name = f"{run.name.split(' ')[0]} {run.name.split(' ')[1]} {key.split('_')[0]} ({run.summary})"
+                name = f"Run {run.run_id} {key.split('_')[0]} ({run.summary})"
                 item = plot.getPlotItem().plot(x, y, pen=pg.mkPen(color, width=1.6, style=style),
                                                name=name, connect="finite")
                 self._overlay_items.append((plot, item))
@@ -400,7 +416,7 @@ class LivePlots(QWidget):
                     highs.append(float(y.max()))
         if lows:
             lo, hi = math.floor(math.log10(min(lows))), math.ceil(math.log10(max(highs)))
-            self.gradient_plot.getPlotItem().setYRange(lo, max(hi, lo + 1), padding=0.02)
+            self.gradient_plot.getPlotItem().setYRange(lo, max(hi, lo + 1), padding=0.06)
 
     def _on_timer_timeout(self) -> None:
         if self._any_dirty():

@@ -1,0 +1,129 @@
+"""Benchmark: the designer stays responsive while it trains, and trains as fast as the CLI.
+
+1. GUI latency: while ``samples/digits_mlp.json`` trains in a ``MainWindow`` (offscreen, live
+   plots, results and canvas overlay on), a 5 ms QTimer on the GUI thread records how late each
+   tick is. Prints p50/p99/max lateness; target p99 <= 50 ms.
+2. Throughput: the designer's training samples/s (median of the epoch records'
+   ``samples_per_second``, first epoch left out as warm-up) against ``netwright train`` on the same
+   file with the same epochs, runs alternating (designer, CLI, designer, CLI, ...) so both see the
+   same machine load. Prints each run and the ratio of the medians; target >= 0.9.
+
+Run: QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_gui_latency.py [--rounds 3] [--epochs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+SAMPLE = ROOT / "samples" / "digits_mlp.json"
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))
+    return s[k]
+
+
+def designer_run(window, epochs: int) -> tuple[list[float], list[float], float]:
+    """One run in the window; returns (timer lateness in ms, samples/s per epoch, wall seconds)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    controller = window.training.controller
+    window.training.panel.epochs_spin.setValue(epochs)
+    late: list[float] = []
+    state = {"last": None, "training": False}
+
+    def tick() -> None:
+        now = time.perf_counter()
+        if state["training"] and state["last"] is not None:
+            late.append(max(0.0, (now - state["last"]) * 1000.0 - 5.0))
+        state["last"] = now
+        run = controller.run
+        state["training"] = bool(controller.active and run is not None and run.records)
+
+    timer = QTimer()
+    timer.setTimerType(timer.timerType().PreciseTimer)
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    loop = QEventLoop()
+    controller.run_finished.connect(loop.quit)
+    timer.start()
+    t0 = time.perf_counter()
+    window.actionTrain.trigger()
+    loop.exec()
+    wall = time.perf_counter() - t0
+    timer.stop()
+    controller.run_finished.disconnect(loop.quit)
+    run = controller.run
+    assert run.status == "completed", run.message
+    sps = [r["samples_per_second"] for r in run.epochs]
+    return late, sps, wall
+
+
+def cli_run(epochs: int) -> tuple[list[float], float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics = os.path.join(tmp, "m.jsonl")
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "runtime.cli", "train", str(SAMPLE), "--epochs", str(epochs),
+                        "--metrics-out", metrics, "--quiet"], cwd=ROOT, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        with open(metrics) as fh:
+            return [json.loads(line)["samples_per_second"] for line in fh], wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from designer.mainwindow import MainWindow
+
+    window = MainWindow(offer_recovery=False)
+    window.resize(1600, 1000)
+    window.show()
+    assert window.open_path(SAMPLE, ask=False)
+    app.processEvents()
+
+    all_late: list[float] = []
+    ours: list[float] = []
+    theirs: list[float] = []
+    for i in range(args.rounds):
+        late, sps, wall = designer_run(window, args.epochs)
+        all_late += late
+        ours += sps[1:]
+        print(f"round {i + 1}: designer median {statistics.median(sps[1:]):,.0f} samples/s "
+              f"(run {wall:.1f} s incl. start-up); timer p99 late {percentile(late, 99):.1f} ms "
+              f"over {len(late)} ticks")
+        sps, wall = cli_run(args.epochs)
+        theirs += sps[1:]
+        print(f"round {i + 1}: netwright train median {statistics.median(sps[1:]):,.0f} samples/s "
+              f"(process {wall:.1f} s incl. start-up)")
+    print(f"GUI timer lateness while training (5 ms timer, {len(all_late)} ticks): "
+          f"p50 {percentile(all_late, 50):.1f} ms, p99 {percentile(all_late, 99):.1f} ms, "
+          f"max {max(all_late):.1f} ms (target p99 <= 50 ms)")
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"samples/s: designer {statistics.median(ours):,.0f} / netwright train "
+          f"{statistics.median(theirs):,.0f} = {ratio:.2f} (target >= 0.9)")
+    window.document.undo_stack.setClean()
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
