@@ -33,11 +33,13 @@ a run of the script give the same numbers (same torch version and device):
    ``train_loss = (loss_buf * sizes).sum() / n_train`` where ``sizes[k]`` is batch k's row count
    (float32): the size-weighted mean of the per-batch data loss, without the penalty. For
    classification the batch predictions are stored (``pred_buf[rows] = pred.detach()``) and
-   ``train_accuracy = modules.correct_count(loss, pred_buf, y_train[perm]) / n_train``: from the
-   same forward passes. Validation: ``model.eval()`` and ``torch.no_grad()`` over the validation
-   split in chunks of ``VAL_CHUNK`` rows: ``val_loss = Σ loss_fn(pred_c, y_c) * len_c`` (in chunk
-   order, float32) ``/ n_val``; ``val_accuracy = Σ correct_count / n_val``. ``lr`` is
-   ``opt.param_groups[0]["lr"]`` during the epoch.
+   ``train_accuracy = float(modules.correct_count(loss, pred_buf, y_train[perm])) / n_train``:
+   from the same forward passes (the count crosses to the host as float32, exact below 2**24,
+   and is divided there in Python floats). Validation: ``model.eval()`` and ``torch.no_grad()``
+   over the validation split in chunks of ``VAL_CHUNK`` rows: ``val_loss = (Σ loss_fn(pred_c,
+   y_c) * len_c) / n_val`` (summed in chunk order on the device, float32);
+   ``val_accuracy = float(Σ correct_count) / n_val``. ``lr`` is ``opt.param_groups[0]["lr"]``
+   during the epoch. All epoch numbers cross to the host in one ``torch.stack(...).tolist()``.
 7. Early stopping (settings.patience > 0) monitors val_loss (train_loss without a validation
    split): an epoch improves when ``monitor < best - min_delta``; after ``patience`` epochs
    without improvement the run ends, and ``restore_best`` loads the best epoch's weights.
@@ -51,15 +53,17 @@ Records
   first_epoch, seed, task, classes, loss, optimizer, nodes, node_types, parametric, relu_like,
   saturating, total_params, history}`` — ``history``: epoch records restored from a checkpoint.
 * ``{"kind": "step", epoch, step, steps, samples_seen, train_loss_running, lr, seconds}`` at most
-  every ``progress_interval`` seconds within an epoch (the only host sync a step record costs).
+  every ``progress_interval`` seconds within an epoch (the only host sync a step record costs;
+  0 = after every step, None = no step records).
 * ``{"kind": "epoch", epoch, train_loss, val_loss, [train_accuracy, val_accuracy], lr,
   epoch_seconds, samples_per_second, grad_norm, weight_norm, dead_fraction,
   saturated_fraction, improved, best_epoch}``. ``val_*`` are None without a validation split;
   the accuracies are present for classification only. The four diagnostics are dicts keyed by
   node id in model (topological) order, measured on the epoch's last batch: grad_norm (before
   clipping) and weight_norm (after the step) over each parametric node's ``weight*`` tensors;
-  dead_fraction for ReLU/LeakyReLU/ELU/GELU nodes (share of units whose output is ≤ 0, for
-  ReLU == 0, for every sample of the batch); saturated_fraction for Sigmoid (< 0.01 or > 0.99)
+  dead_fraction for ReLU/LeakyReLU/ELU/GELU nodes (share of units whose output is exactly 0,
+  hence zero gradient, for every sample of the batch: LeakyReLU/ELU outputs are 0 only at input
+  0, so those units stay alive); saturated_fraction for Sigmoid (< 0.01 or > 0.99)
   and Tanh (|y| > 0.99) nodes (share of all outputs of the batch).
 * ``{"kind": "paused"}`` / ``{"kind": "resumed"}`` around a pause.
 * ``{"kind": "end", reason: "completed"|"early_stopped"|"stopped", epochs_completed,
@@ -164,7 +168,7 @@ class Trainer:
         on_record: Callable[[Record], None] | None = None,
         checkpoint_dir: str | None = None,
         resume_from: str | None = None,
-        progress_interval: float = 0.25,
+        progress_interval: float | None = 0.25,
         data: Any = None,
     ) -> None:
         self.graph = graph.copy()  # a snapshot: editing the document during a run is safe
@@ -346,6 +350,7 @@ class Trainer:
             pred_shape = model.nodes[-1].output.shape if model.nodes else tuple(plan.features.shape)
             pred_buf = torch.empty((n_train, *pred_shape), dtype=torch.float32, device=device)
         check_each_step = device.type == "cpu" if self.check_every_step is None else self.check_every_step
+        emit_steps = self.progress_interval is not None
         interval = max(float(self.progress_interval or 0.0), 0.0)
         run_start = time.perf_counter()
         reason = "completed"
@@ -401,7 +406,7 @@ class Trainer:
                         pred_buf[lo:lo + bs] = pred.detach()
                     if check_each_step and not math.isfinite(loss.item()):
                         self._diverged(epoch, k + 1, loss.item(), lr, clip)
-                    if interval >= 0.0 and k != last_step:
+                    if emit_steps and k != last_step:
                         now = time.perf_counter()
                         if now >= next_emit:
                             next_emit = now + interval
@@ -412,34 +417,35 @@ class Trainer:
                 stats = [(loss_buf * sizes).sum() / n_train]
                 if pred_buf is not None:
                     target = y_train if perm is None else y_train[perm]
-                    stats.append(modules.correct_count(loss_type, pred_buf, target).double() / n_train)
+                    stats.append(modules.correct_count(loss_type, pred_buf, target))
                 if n_val:
                     model.eval()
                     val_loss, val_correct = _evaluate(model, loss_fn, loss_type, x_val, y_val,
                                                       classification)
                     stats.append(val_loss / n_val)
                     if classification:
-                        stats.append(val_correct.double() / n_val)
+                        stats.append(val_correct)
                     model.train()
                 stats += grad_norms
                 stats += [_norm(ws, device) for _, ws in diag_weights]
-                for nid, exact in dead_nodes:
-                    a = acts[nid]
-                    stats.append(((a == 0) if exact else (a <= 0)).flatten(1).all(0).float().mean())
+                for nid, _ in dead_nodes:  # dead = exactly 0 for the whole batch: no gradient
+                    stats.append((acts[nid] == 0).flatten(1).all(0).float().mean())
                 for nid, kind in sat_nodes:
                     a = acts[nid]
                     sat = (a.abs() > 0.99) if kind == "Tanh" else ((a < 0.01) | (a > 0.99))
                     stats.append(sat.float().mean())
-                values = torch.stack([s.detach().double() for s in stats]).tolist()  # the one sync per epoch
+                # The one host sync per epoch. float32 throughout (MPS has no float64); correct
+                # counts are exact in float32 up to 2**24 samples and are divided on the host.
+                values = torch.stack([s.detach().float() for s in stats]).tolist()
                 epoch_seconds = time.perf_counter() - t0 - self._paused_seconds
                 it = iter(values)
                 train_loss = next(it)
                 if not math.isfinite(train_loss):
                     self._find_divergence(epoch, loss_buf, steps, lr, clip)
                 rec: Record = {"kind": "epoch", "epoch": epoch, "train_loss": train_loss}
-                train_acc = next(it) if pred_buf is not None else None
+                train_acc = next(it) / n_train if pred_buf is not None else None
                 val_loss = next(it) if n_val else None
-                val_acc = next(it) if n_val and classification else None
+                val_acc = next(it) / n_val if n_val and classification else None
                 rec["val_loss"] = val_loss
                 if classification:
                     rec["train_accuracy"] = train_acc
