@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QValidator
 from PySide6.QtWidgets import (
@@ -287,6 +288,8 @@ class ParamInspector(QScrollArea):
         self.rebuild()
 
     def _on_scene_selection_changed(self) -> None:
+        if not shiboken6.isValid(self.scene) or not shiboken6.isValid(self):
+            return  # the scene empties itself while the window is destroyed
         ids = self.scene.selected_node_ids()
         key = ("node", ids[0]) if len(ids) == 1 else ("multi", len(ids)) if ids else ("settings",)
         if key != self._target_key:

@@ -480,23 +480,30 @@ class EdgeItem(QGraphicsItem):
         self._hover = False
         self.update_path()
 
+    # NOTE: [geometry order] The new path and label rectangle are computed (with scene queries)
+    # *before* prepareGeometryChange(): a scene query between prepareGeometryChange() and the
+    # change itself makes the BSP index re-read the old bounds, and a later removal then leaves
+    # a dangling pointer in the index (a crash on the next paint).
+
     def set_label(self, text: str) -> None:
         if text != self.label:
+            rect = self._label_rect_for(self._path, text)
             self.prepareGeometryChange()
             self.label = text
-            self._place_label()
+            self._label_rect = rect
             self.update()
 
     def update_path(self) -> None:
-        self.prepareGeometryChange()
         a = self.source_item.mapToScene(self._port_pos(self.source_item, self.edge.source.port, True))
         b = self.target_item.mapToScene(self._port_pos(self.target_item, self.edge.target.port, False))
         path = wire_path(a, b)
         scene = self.scene()
         if scene is not None and b.x() - a.x() > 2 * ROUTE_R + 20:
             path = self._route_around(scene, a, b, path)
+        rect = self._label_rect_for(path, self.label)
+        self.prepareGeometryChange()
         self._path = path
-        self._place_label()
+        self._label_rect = rect
 
     def _route_around(self, scene: Any, a: QPointF, b: QPointF, path: QPainterPath) -> QPainterPath:
         """A wire that would pass under other nodes runs in a lane just below (or above) them."""
@@ -524,21 +531,21 @@ class EdgeItem(QGraphicsItem):
         port = item.port(name, output)
         return port.pos() if port is not None else QPointF(NODE_W if output else 0, HEADER_H / 2)
 
-    def _place_label(self) -> None:
-        if not self.label:
-            self._label_rect = QRectF()
-            return
+    def _label_rect_for(self, path: QPainterPath, label: str) -> QRectF:
+        """Where the label goes on ``path``: the middle, unless a node covers it there."""
+        if not label:
+            return QRectF()
         m = metrics("label")
-        w = m.horizontalAdvance(self.label) + 12
+        w = m.horizontalAdvance(label) + 12
         h = m.height() + 4
         scene = self.scene()
         rect = QRectF()
-        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):  # the middle, unless a node covers it
-            c = self._path.pointAtPercent(t)
+        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
+            c = path.pointAtPercent(t)
             rect = QRectF(c.x() - w / 2, c.y() - h / 2, w, h)
             if scene is None or not any(isinstance(i, NodeItem) for i in scene.items(rect)):
                 break
-        self._label_rect = rect
+        return rect
 
     def label_rect(self) -> QRectF:
         return QRectF(self._label_rect)

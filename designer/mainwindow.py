@@ -30,6 +30,7 @@ import datetime
 import os
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -535,6 +536,8 @@ class MainWindow(QMainWindow):
         self.canvas.fit_all()
 
     def _on_scene_selection_changed(self) -> None:
+        if not shiboken6.isValid(self.scene) or not shiboken6.isValid(self):
+            return  # the scene empties itself while the window is destroyed
         self.selection_changed.emit(self.scene.selected_node_ids())
 
     def _on_scene_status_message(self, text: str) -> None:

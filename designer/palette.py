@@ -87,8 +87,13 @@ class PaletteFilter(QSortFilterProxyModel):
         self._words: list[str] = []
 
     def set_query(self, text: str) -> None:
-        self._words = text.lower().split()
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateFilter is deprecated there
+            self.beginFilterChange()
+            self._words = text.lower().split()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._words = text.lower().split()
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:  # noqa: N802 - Qt override
         if not self._words:
