@@ -268,7 +268,8 @@ def _header(plan: _Plan, source_name: str, script_name: str, checkpoint_note: st
         "#",
         "# Train:",
         *comment_lines(f"python {script} --epochs N --seed S --metrics-out metrics.jsonl", prefix="#     "),
-        "# Scale out over processes or machines (DistributedDataParallel; gloo on CPU, nccl on GPUs):",
+        "# Scale out over processes or machines (DistributedDataParallel: gloo on CPU,",
+        "# nccl on GPUs; --batch-size counts the rows of all processes together):",
         *comment_lines(f"torchrun --nproc_per_node=4 {script}", prefix="#     "),
         "# With the same seed on CPU this script repeats `netwright train` on the graph file",
         "# epoch for epoch. It needs " + needs + "; nothing from Netwright.",
@@ -301,7 +302,9 @@ def _data_section(plan: _Plan, base_dir: str | None, script_dir: str | None) -> 
                 rel = os.path.relpath(path, os.path.abspath(script_dir))
             except ValueError:  # another drive (Windows)
                 rel = None
-        consts.append("# The data file, relative to this script's folder (or absolute).")
+            if rel is not None and (rel == os.pardir or rel.startswith(os.pardir + os.sep)):
+                rel = None  # not below the script's folder: keep the absolute path
+        consts.append("# The data file: relative to this script's folder when it lies below it.")
         if rel is not None:
             consts.append(f"DATA_FILE = os.path.join(HERE, {literal(rel.replace(os.sep, '/'), 0)})")
         else:
@@ -349,7 +352,7 @@ def _wrap_call(line: str, indent: int) -> str:
 
 _RUNNING = '''
 def pick_device(name, local_rank=0):
-    """auto: CUDA, then Apple MPS, then CPU. Under torchrun each process takes its own GPU."""
+    """auto: CUDA, then Apple MPS, then CPU. Under torchrun, one GPU per process."""
     if name == "auto":
         if torch.cuda.is_available():
             name = "cuda"
@@ -391,11 +394,30 @@ def _kwargs(plan: _Plan, nid: str) -> dict[str, Any]:
     return node.node_type.torch_kwargs(node.params, plan.analysis.inputs[nid])
 
 
-def _call_args(kwargs: dict[str, Any], indent: int) -> str:
+def _call_args(kwargs: dict[str, Any], indent: int) -> list[str]:
+    """``["name=<literal>", ...]``: names are the catalogue's keyword names, values literals."""
     for name in kwargs:
         if not name.isidentifier() or keyword.iskeyword(name):
             raise ExportError(f"internal: keyword argument {name!r} is not an identifier")
-    return ", ".join(f"{k}={literal(v, indent)}" for k, v in kwargs.items())
+    return [f"{k}={literal(v, indent)}" for k, v in kwargs.items()]
+
+
+def _call(head: str, args: list[str], indent: int, comment: str = "") -> list[str]:
+    """``head(args)`` as source lines at ``indent``: on one line when it fits (with the trailing
+    comment), else the arguments on one continuation line, else one argument per line (the
+    comment then goes on its own line above)."""
+    pad = " " * indent
+    one = f"{pad}{head}({', '.join(args)})"
+    tail = inline_comment(comment, one) if comment else ""
+    if "\n" not in one and display_width(one + tail) <= LINE_WIDTH and (tail or not comment):
+        return [one + tail]
+    above = comment_lines(comment, indent=indent, limit=80) if comment else []
+    if "\n" not in one and display_width(one) <= LINE_WIDTH:
+        return above + [one]
+    inner = ", ".join(args)
+    if "\n" not in inner and display_width(pad + "    " + inner) <= LINE_WIDTH:
+        return above + [f"{pad}{head}(", f"{pad}    {inner}", f"{pad})"]
+    return above + [f"{pad}{head}("] + [f"{pad}    {a}," for a in args] + [f"{pad})"]
 
 
 def _model_section(plan: _Plan) -> list[str]:
@@ -433,12 +455,11 @@ def _model_section(plan: _Plan) -> list[str]:
                     cls = _DROPCONNECT_CLASSES[t.torch]
                     plan.helpers.add(cls)
                     kw = {**kw, "dropconnect": p["dropconnect"]}
-            code = f"self.{attr} = {cls}({_call_args(kw, 8)})"
-            init.append(_wrap_call(code, 8) + inline_comment(title, "        " + code))
+            init += _call(f"self.{attr} = {cls}", _call_args(kw, 12), 8, title)
             inits = {k: p[k] for k in ("weight_init", "bias_init", "bias_value") if k in p}
             if any(inits.get(k, "default") != "default" for k in ("weight_init", "bias_init")):
                 plan.helpers.add("apply_init")
-                init.append(_wrap_call(f"apply_init(self.{attr}, {_call_args(inits, 8)})", 8))
+                init += _call("apply_init", [f"self.{attr}", *_call_args(inits, 12)], 8)
             expr = f"self.{attr}({args[0]})"
             if kind == "recurrent":
                 expr = f"self.{attr}({args[0]})[0]" + ("[:, -1]" if p["output"] == "last" else "")
@@ -494,11 +515,11 @@ def _training_parts(plan: _Plan) -> list[str]:
     out = [
         "def make_loss():",
         *comment_lines(loss.title, indent=4),
-        _wrap_call(f"return nn.{loss_name}({_call_args(_kwargs(plan, plan.loss), 8)})", 4),
+        *_call(f"return nn.{loss_name}", _call_args(_kwargs(plan, plan.loss), 8), 4),
         "",
         "",
         "def loss_target(y):",
-        '    """The targets of a whole split, in the form the loss expects (done once per split)."""',
+        '    """The targets of a whole split in the form the loss expects."""',
         f"    return adapt_target({literal(loss_name)}, y, {literal(classes)})",
     ]
     classification = target.task == "classification" or (target.task is None and target.dtype == "int64")
@@ -511,13 +532,13 @@ def _training_parts(plan: _Plan) -> list[str]:
     okw = _kwargs(plan, plan.optimizer)
     out += ["", "", "def make_optimizer(model):"]
     out += comment_lines(opt.title, indent=4)
-    out.append(_wrap_call(f"return torch.optim.{opt_name}(model.parameters(), {_call_args(okw, 8)})", 4))
+    out += _call(f"return torch.optim.{opt_name}", ["model.parameters()", *_call_args(okw, 8)], 4)
     out += ["", "", "def make_scheduler(optimizer):", '    """Stepped once after every epoch."""']
     if plan.schedule:
         s = g.nodes[plan.schedule]
         skw = _call_args(_kwargs(plan, plan.schedule), 8)
         name = _torch_name(s.node_type.torch, "lr_scheduler.")
-        out.append(_wrap_call(f"return torch.optim.lr_scheduler.{name}(optimizer, {skw})", 4))
+        out += _call(f"return torch.optim.lr_scheduler.{name}", ["optimizer", *skw], 4)
     else:
         out.append("    return None  # the graph has no learning-rate schedule")
     penalties, norms = [], []
@@ -577,7 +598,7 @@ def train(args):
 
 def run(args, device, rank, world_size):
     \"\"\"The training run; returns the per-epoch records (the same on every process).\"\"\"
-    # 1. The model: seeded, so every process (and Netwright) starts from the same weights.
+    # 1. The model, seeded: every process (and Netwright) starts from the same weights.
     torch.manual_seed(args.seed)
     model = Model().to(device)
     if args.weights:
@@ -596,7 +617,7 @@ def run(args, device, rank, world_size):
     t_val = loss_target(torch.as_tensor(y_val, device=device))
     n_train, n_val = len(x_train), len(x_val)
     if args.batch_size < 0:
-        raise ValueError("--batch-size must be 0 (the whole training split) or positive")
+        raise ValueError("--batch-size must be 0 (the whole split) or positive")
     batch_size = min(args.batch_size or n_train, n_train)
     steps = math.ceil(n_train / batch_size)
 
@@ -607,7 +628,7 @@ def run(args, device, rank, world_size):
 
     # 4. Shuffling from its own seeded generator: the same batches on every process.
     generator = torch.Generator().manual_seed(args.seed)
-    losses = torch.zeros(steps, device=device)  # each batch's mean data loss (this process)
+    losses = torch.zeros(steps, device=device)  # each batch's mean data loss
     sizes = torch.zeros(steps, device=device)  # rows this process used from each batch
     metrics = open(args.metrics_out, "w") if args.metrics_out and rank == 0 else None
     history, best, best_epoch, stale, best_state = [], math.inf, None, 0, None
@@ -647,35 +668,44 @@ def run(args, device, rank, world_size):
         # 6. Epoch metrics: size-weighted mean of the batch losses, then validation.
         total = (losses * sizes).sum()
         all_sum(total, correct)
-        record = {"epoch": epoch, "epochs": args.epochs, "train_loss": (total / n_train).item()}
+        record = {"epoch": epoch, "train_loss": (total / n_train).item()}
         if not math.isfinite(record["train_loss"]):
             bad = int((~torch.isfinite(losses)).nonzero()[0, 0]) + 1
-            raise SystemExit(f"error: training diverged at epoch {epoch}, step {bad}: the loss "
-                             f"became {losses[bad - 1].item()}. Try a smaller learning rate "
-                             f"(now {lr:g}) or gradient clipping.")
+            value = losses[bad - 1].item()
+            raise SystemExit(
+                f"error: training diverged at epoch {epoch}, step {bad}: the loss "
+                f"became {value}. Try a smaller learning rate (now {lr:g}) or "
+                "gradient clipping."
+            )
         record["val_loss"] = None
         record["train_accuracy"] = correct.item() / n_train  #?classification
         record["val_accuracy"] = None  #?classification
         if n_val:
-            val_sum, val_correct = evaluate(model, criterion, x_val, t_val, rank, world_size)
+            val_sum, val_correct = evaluate(
+                model, criterion, x_val, t_val, rank, world_size
+            )
             record["val_loss"] = (val_sum / n_val).item()
             record["val_accuracy"] = val_correct.item() / n_val  #?classification
         seconds = time.perf_counter() - started
-        record.update(lr=lr, epoch_seconds=seconds, samples_per_second=n_train / seconds)
+        record.update(lr=lr, epoch_seconds=seconds)
+        record["samples_per_second"] = n_train / seconds
 
-        # 7. Early stopping on the validation loss (the training loss without validation).
-        watched = record["train_loss"] if record["val_loss"] is None else record["val_loss"]
+        # 7. Early stopping watches the validation loss (else the training loss).
+        watched = record["val_loss"]
+        if watched is None:
+            watched = record["train_loss"]
         improved = watched < best - MIN_DELTA
         if improved:
             best, best_epoch, stale = watched, epoch, 0
             if PATIENCE and RESTORE_BEST:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                state = model.state_dict()
+                best_state = {k: v.detach().clone() for k, v in state.items()}
         else:
             stale += 1
         record.update(improved=improved, best_epoch=best_epoch)
         history.append(record)
         if rank == 0:
-            log(record, metrics)
+            log(record, args.epochs, metrics)
         if scheduler is not None:
             scheduler.step()
         if PATIENCE and stale >= PATIENCE:
@@ -683,7 +713,7 @@ def run(args, device, rank, world_size):
                 model.load_state_dict(best_state)
             if rank == 0:
                 restored = ", best weights restored" if best_state is not None else ""
-                print(f"stopped early after epoch {epoch} (best epoch {best_epoch}{restored})")
+                print(f"stopped early after epoch {epoch}: best {best_epoch}{restored}")
             break
     if metrics is not None:
         metrics.close()
@@ -693,9 +723,9 @@ def run(args, device, rank, world_size):
     return history
 
 
-def log(record, metrics):
+def log(record, epochs, metrics):
     \"\"\"One line per epoch on the console; one JSON line per epoch in --metrics-out.\"\"\"
-    text = f"epoch {record['epoch']}/{record['epochs']}  train_loss {record['train_loss']:.6g}"
+    text = f"epoch {record['epoch']}/{epochs}  train_loss {record['train_loss']:.6g}"
     if record.get("train_accuracy") is not None:
         text += f"  train_acc {record['train_accuracy']:.4g}"
     if record["val_loss"] is not None:
@@ -709,17 +739,18 @@ def log(record, metrics):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Train the network exported from Netwright.")
+    parser = argparse.ArgumentParser(description="Train the exported network.")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=DEVICE)
+    devices = ("auto", "cpu", "cuda", "mps")
+    parser.add_argument("--device", choices=devices, default=DEVICE)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                         help="rows per step, over all processes (0 = the whole split)")
     parser.add_argument("--metrics-out", metavar="FILE.jsonl",
                         help="write one JSON line of metrics per epoch")
     parser.add_argument("--weights", default=INITIAL_WEIGHTS, metavar="FILE.pt",
-                        help="start from these weights (a state_dict, e.g. from --save)")
-    parser.add_argument("--save", metavar="FILE.pt", help="save the trained weights here")
+                        help="start from these weights (a state_dict from --save)")
+    parser.add_argument("--save", metavar="FILE.pt", help="save the weights here")
     return parser.parse_args(argv)
 
 
