@@ -130,17 +130,17 @@ def deep_mlp(activation: str, init: str) -> Graph:
                    (activation, {})]
     layers.append(("Linear", dict(out_features=10, weight_init=init, bias_init="zeros"), "output"))
     return chain_graph(dict(dataset="digits", val_split=0.2, preprocessing="zscore", batch_size=64),
-                       layers, ("CrossEntropyLoss",), ("SGD", dict(lr=0.05, momentum=0.9)))
+                       layers, ("CrossEntropyLoss",), ("SGD", dict(lr=0.02, momentum=0.9)))
 
 
 def dying_graph(activation: str, params: dict | None = None) -> Graph:
     """The dying-ReLU pair: a negative bias start plus a large step size, only the activation differs."""
     act = (activation, params or {})
-    hidden = dict(out_features=64, weight_init="he_normal", bias_init="constant", bias_value=-1.0)
+    hidden = dict(out_features=64, weight_init="he_normal", bias_init="constant", bias_value=-1.25)
     return chain_graph(dict(dataset="moons", n_samples=400, noise=0.2, val_split=0.25, preprocessing="zscore", batch_size=32),
                        [("Linear", hidden, "hidden1"), act, ("Linear", hidden, "hidden2"), act,
                         ("Linear", dict(out_features=2), "output")],
-                       ("CrossEntropyLoss",), ("SGD", dict(lr=0.5, momentum=0.9)))
+                       ("CrossEntropyLoss",), ("Adam", dict(lr=0.05)))
 
 
 def big_moons_mlp(extra: bool) -> Graph:
@@ -160,7 +160,7 @@ def big_moons_mlp(extra: bool) -> Graph:
 
 def residual_graph() -> Graph:
     b = Builder()
-    x, _ = b.data(dataset="spirals", n_samples=600, classes=3, noise=0.2, val_split=0.2, preprocessing="zscore", batch_size=32)
+    x, _ = b.data(dataset="spirals", n_samples=600, classes=3, noise=0.1, val_split=0.2, preprocessing="zscore", batch_size=32)
     stem = b.chain(x, [("Linear", dict(out_features=64), "stem"), ("ReLU", {})])
     branch = b.chain(stem, [("Linear", dict(out_features=64), "block_in"), ("ReLU", {}),
                             ("Linear", dict(out_features=64), "block_out")])
@@ -171,7 +171,7 @@ def residual_graph() -> Graph:
 
 def tokens_graph() -> Graph:
     b = Builder()
-    x, _ = b.data(dataset="tokens", n_samples=1000, seq_len=10, val_split=0.2, batch_size=32)
+    x, _ = b.data(dataset="tokens", n_samples=600, seq_len=10, val_split=0.2, batch_size=32)
     out = b.chain(x, [("Embedding", dict(num_embeddings=16, embedding_dim=8), "embed"),
                       ("GRU", dict(hidden_size=16), "gru"), ("Linear", dict(out_features=2), "output")])
     return b.finish(out, ("CrossEntropyLoss",), ("Adam", dict(lr=0.01)))
@@ -184,9 +184,9 @@ def fruit_rows(seed: int = 7, per_class: int = 60) -> list[list[str]]:
     """A made-up fruit table: class text in the first column, four measurements after it."""
     rng = random.Random(seed)
     # (weight g, length cm, width cm, sugar %): mean and spread per fruit
-    kinds = {"apple": ((150, 20), (7.5, 0.6), (7.5, 0.6), (11, 1.5)),
-             "banana": ((120, 15), (18, 2.0), (3.5, 0.4), (14, 2.0)),
-             "orange": ((180, 25), (8.0, 0.6), (8.0, 0.6), (9, 1.5))}
+    kinds = {"apple": ((150, 20), (7.5, 0.5), (7.5, 0.5), (12, 1.2)),
+             "banana": ((120, 15), (18, 2.0), (3.5, 0.4), (14, 1.5)),
+             "orange": ((190, 20), (8.5, 0.5), (8.5, 0.5), (8.5, 1.2))}
     rows = []
     for i in range(per_class * len(kinds)):
         name = list(kinds)[i % len(kinds)]
@@ -338,14 +338,14 @@ SAMPLES: list[Sample] = [
         "The digits as 1x8x8 images through two convolution blocks (Conv2d, ReLU, MaxPool) and a small "
         "classifier. Convolutions share weights across positions: about a fifth of the MLP's parameters "
         "and validation accuracy above 0.97. Compare the parameter counts and curves with digits_mlp.json.",
-        dict(epochs=20),
+        dict(epochs=25),
         lambda: chain_graph(dict(dataset="digits", layout="image", val_split=0.2, preprocessing="zscore", batch_size=64),
                             [("Conv2d", dict(out_channels=16, kernel_size=3, padding=1)), ("ReLU", {}),
                              ("MaxPool2d", dict(kernel_size=2)),
                              ("Conv2d", dict(out_channels=32, kernel_size=3, padding=1)), ("ReLU", {}),
                              ("MaxPool2d", dict(kernel_size=2)), ("Flatten", {}),
                              ("Linear", dict(out_features=64)), ("ReLU", {}), ("Linear", dict(out_features=10))],
-                            ("CrossEntropyLoss",), ("Adam", dict(lr=2e-3))),
+                            ("CrossEntropyLoss",), ("Adam", dict(lr=3e-3))),
         dict(check="final", metric="val_accuracy", min=0.97),
     ),
     Sample(
@@ -457,12 +457,12 @@ SAMPLES: list[Sample] = [
         "non-zero. Compare the share of near-zero weights of the two runs.",
         dict(epochs=30),
         lambda: chain_graph(dict(dataset="digits", val_split=0.2, preprocessing="zscore", batch_size=64),
-                            [("Linear", dict(out_features=10, l1=1e-3), "scores")],
+                            [("Linear", dict(out_features=10, l1=1e-2), "scores")],
                             ("CrossEntropyLoss",), ("SGD", dict(lr=0.05))),
         dict(check="l1_l2", tiny=1e-3, min_share_gap=0.3),
     ),
     Sample(
-        "optimizers", "Gradient descent variants", "momentum, Nesterov, RMSprop and Adam beat plain SGD in the same epochs",
+        "optimizers", "Gradient descent variants", "momentum, Nesterov, Adagrad, RMSprop and Adam beat plain SGD in the same epochs",
         "Comparing optimizers",
         "A small MLP on the spirals trained with plain mini-batch SGD. Swap the optimizer node (SGD with "
         "momentum 0.9, with Nesterov, Adagrad, RMSprop, Adam) and keep the seed: every run sees the same "
@@ -474,7 +474,7 @@ SAMPLES: list[Sample] = [
                              ("Linear", dict(out_features=32), "hidden2"), ("Tanh", {}),
                              ("Linear", dict(out_features=2), "output")],
                             ("CrossEntropyLoss",), ("SGD", dict(lr=0.01))),
-        dict(check="optimizers", better=("momentum", "nesterov", "rmsprop", "adam")),
+        dict(check="optimizers", better=("momentum", "nesterov", "adagrad", "rmsprop", "adam")),
     ),
     Sample(
         "lr_decay", "Learning-rate decay (step and exponential)", "the lr curve halves every 10 epochs; the loss settles",
@@ -524,15 +524,15 @@ SAMPLES: list[Sample] = [
         dict(check="final", metric="val_accuracy", min=0.9),
     ),
     Sample(
-        "sequence_lstm", "LSTM memory", "validation accuracy ≥ 0.9 on a label decided by the first 3 of 20 steps",
+        "sequence_lstm", "LSTM memory", "validation accuracy ≥ 0.9 on a label decided by the first 3 of 12 steps",
         "LSTM on sequences",
-        "Each sequence has 20 random numbers and its class is the sign of the sum of the first three, so "
+        "Each sequence has 12 random numbers and its class is the sign of the sum of the first three, so "
         "the network must remember the start until it reaches the end. An LSTM of 16 units reads the "
         "sequence and a Linear layer classifies its last hidden state; validation accuracy climbs past 0.9.",
-        dict(epochs=20),
-        lambda: chain_graph(dict(dataset="sequences", n_samples=1000, seq_len=20, val_split=0.2, batch_size=32),
+        dict(epochs=25),
+        lambda: chain_graph(dict(dataset="sequences", n_samples=1000, seq_len=12, val_split=0.2, batch_size=32),
                             [("LSTM", dict(hidden_size=16), "lstm"), ("Linear", dict(out_features=2), "output")],
-                            ("CrossEntropyLoss",), ("Adam", dict(lr=0.01))),
+                            ("CrossEntropyLoss",), ("Adam", dict(lr=0.02))),
         dict(check="final", metric="val_accuracy", min=0.9),
     ),
     Sample(
@@ -541,7 +541,7 @@ SAMPLES: list[Sample] = [
         "Sequences of 10 token ids; the class says whether token 1 comes before token 2. An Embedding turns "
         "each id into a learned vector of 8 numbers and a GRU reads them in order. Validation accuracy "
         "climbs past 0.9 once the GRU has learned to remember which of the two came first.",
-        dict(epochs=30), tokens_graph,
+        dict(epochs=10), tokens_graph,
         dict(check="final", metric="val_accuracy", min=0.9),
     ),
     Sample(
