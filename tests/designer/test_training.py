@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QWidget
 
 from designer.training import TrainingController, TrainingPanel
@@ -242,8 +242,11 @@ def test_screenshots_during_and_after_training(qtbot, window):
     controller = start(qtbot, window, "digits_mlp.json", epochs=12, batch=16)
     qtbot.waitUntil(lambda: len(controller.run.epochs) >= 3 and ui(window).results.payload is not None,
                     timeout=RUN_TIMEOUT_MS)
+    # zoom onto the hidden layers so their gradient bands and figures are legible
+    rect = window.scene.node_items["n2"].sceneBoundingRect().united(
+        window.scene.node_items["n6"].sceneBoundingRect()).adjusted(-20, -60, 20, 60)
+    window.canvas.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
     qtbot.wait(150)
-    window.canvas.fit_all()
     assert window.grab().save(str(SHOTS / "training_during.png"))
     wait_finished(qtbot, controller)
     qtbot.wait(150)
