@@ -29,8 +29,12 @@ ALLOWED_IMPORTS = set(STDLIB_IMPORTS) | set(THIRD_PARTY_IMPORTS)
 
 
 def run_script(script, *args: str, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
+    import torch
+
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["OMP_NUM_THREADS"] = "1"
+    # The same intra-op thread count as this process (where `netwright train` runs): CPU
+    # reductions split work by thread, so another count may round differently.
+    env["OMP_NUM_THREADS"] = str(torch.get_num_threads())
     return subprocess.run([PY, str(script), *args], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd or os.path.dirname(str(script)), env=env)
 
