@@ -8,9 +8,10 @@ holes, each filled by exactly one function of this module:
   ``x`` prefix, keywords, builtins and reserved names get a ``_`` suffix, and collisions are
   numbered, so a name is always a fresh, valid, ASCII identifier;
 * values go through :func:`literal`, an allow-list printer for ``None``, ``bool``, ``int``,
-  finite ``float`` (``repr``, which round-trips exactly), ``str`` (``repr``, which escapes quotes,
-  newlines, surrogates and every non-printable character) and tuples/lists of those; anything
-  else (a dict, an object, ``nan``) raises :class:`LiteralError`;
+  finite ``float`` (``repr``, which round-trips exactly), ``str`` (double-quoted: printable
+  characters as they are, ``"`` and ``\\`` escaped, every other character -- newlines, NUL,
+  U+2028, lone surrogates -- as its ``repr`` escape) and tuples/lists of those; anything else
+  (a dict, an object, ``nan``) raises :class:`LiteralError`;
 * user text (titles, descriptions, file names) goes through :func:`comment_lines`, which keeps
   only printable characters, flattens all whitespace (``\\n``, ``\\r``, ``\\x0c``, U+2028...) to
   single spaces, caps the length and wraps it into ``# ...`` lines, so it can never leave the

@@ -186,8 +186,7 @@ def _import_block(imports: set[tuple[str, str, str | None]]) -> list[str]:
             else:
                 merged.append(fmt(kind, mod, what))
         for mod in sorted(froms, key=str.lower):
-            names = sorted(set(froms[mod]), key=lambda s: (not s[:1].isupper(), s.lower()) if False else s)
-            merged.append(f"from {mod} import {', '.join(names)}")
+            merged.append(f"from {mod} import {', '.join(sorted(set(froms[mod])))}")
         if merged:
             out.extend(merged)
             out.append("")
@@ -461,7 +460,7 @@ def _model_section(plan: _Plan) -> list[str]:
                 plan.helpers.add("apply_init")
                 init += _call("apply_init", [f"self.{attr}", *_call_args(inits, 12)], 8)
             expr = f"self.{attr}({args[0]})"
-            if kind == "recurrent":
+            if kind == "recurrent":  # modules.recurrent_output: (output, state)[0], last step or all
                 expr = f"self.{attr}({args[0]})[0]" + ("[:, -1]" if p["output"] == "last" else "")
         elif t.torch == "fn.add":
             expr = " + ".join(args[0])
