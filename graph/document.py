@@ -185,6 +185,11 @@ class Graph:
         return None
 
     def _reaches(self, start: str, goal: str) -> bool:
+        # One pass to build the successor map keeps this O(V + E): scanning every edge at each
+        # visited node made undoing a deletion in a 1,000-node graph take ~50 ms.
+        successors: dict[str, list[str]] = {}
+        for e in self.edges:
+            successors.setdefault(e.source.node, []).append(e.target.node)
         stack, seen = [start], set()
         while stack:
             nid = stack.pop()
@@ -193,7 +198,7 @@ class Graph:
             if nid in seen:
                 continue
             seen.add(nid)
-            stack.extend(e.target.node for e in self.edges if e.source.node == nid)
+            stack.extend(successors.get(nid, ()))
         return False
 
     # ------------------------------------------------------------ mutations
