@@ -853,12 +853,14 @@ class TrainingPanel(QWidget):
         form = QFormLayout(settings)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.epochs_spin = QSpinBox(objectName="epochsSpin", minimum=1, maximum=1_000_000)
-        self.batch_spin = QSpinBox(objectName="batchSizeSpin", minimum=1, maximum=1_000_000)
+        # 0 is the Dataset node's "whole training split" (full-batch gradient descent).
+        self.batch_spin = QSpinBox(objectName="batchSizeSpin", minimum=0, maximum=1_000_000)
+        self.batch_spin.setSpecialValueText("Full batch")
         self.seed_spin = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1)
         self.device_combo = DeviceCombo()
         self.device_combo.setObjectName("deviceCombo")
         for w, tip in ((self.epochs_spin, "Passes over the training split"),
-                       (self.batch_spin, "Samples per mini-batch (the Dataset node's batch_size)"),
+                       (self.batch_spin, "Samples per mini-batch (the Dataset node's batch_size; 0 = full batch)"),
                        (self.seed_spin, "Same graph + same seed = same run"),
                        (self.device_combo, "Where to train")):
             w.setToolTip(tip)

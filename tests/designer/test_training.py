@@ -265,3 +265,16 @@ def test_designer_starts_without_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
+
+
+def test_full_batch_setting_shows_and_round_trips(window):
+    """batch_size 0 (full batch, as in xor_mlp.json) is shown as such and never rewritten to 1."""
+    assert window.open_path(SAMPLES / "xor_mlp.json", ask=False)
+    panel: TrainingPanel = ui(window).panel
+    assert panel.batch_spin.value() == 0
+    assert panel.batch_spin.text() == "Full batch"
+    data = next(n for n in window.document.graph.nodes.values() if n.type == "Dataset")
+    panel.batch_spin.setValue(16)
+    assert data.params["batch_size"] == 16
+    panel.batch_spin.setValue(0)
+    assert data.params["batch_size"] == 0
