@@ -165,7 +165,7 @@ def check_early_stop(sample, graph, expect):
     val = [r["val_loss"] for r in records]
     best = int(np.argmin(val))
     assert records[best]["epoch"] == end["best_epoch"]
-    assert val[-1] >= 1.2 * val[best], "validation loss did not turn up"
+    assert val[-1] >= 1.1 * val[best], "validation loss did not turn up"
     assert records[-1]["train_loss"] < records[best]["train_loss"], "training loss did not keep falling"
     x, y = val_split(graph)
     restored = torch.nn.functional.cross_entropy(predict(result, x), y).item()
@@ -174,13 +174,14 @@ def check_early_stop(sample, graph, expect):
 
 
 def check_regularized(sample, graph, expect):
-    """Ends the run with a lower validation loss than the unregularised baseline after the same epochs."""
+    """Ends with a validation loss at most ``max_ratio`` of the unregularised baseline's after as many epochs."""
     records, _, _ = train(graph, sample.test_epochs)
     baseline = load(expect["baseline"])
     baseline.set_setting("patience", 0)
     base_records, _, _ = train(baseline, len(records))
-    assert records[-1]["val_loss"] < 0.7 * base_records[-1]["val_loss"], (records[-1]["val_loss"], base_records[-1]["val_loss"])
-    return records[-1]["val_loss"] / base_records[-1]["val_loss"]
+    ratio = records[-1]["val_loss"] / base_records[-1]["val_loss"]
+    assert ratio <= expect["max_ratio"], (records[-1]["val_loss"], base_records[-1]["val_loss"])
+    return ratio
 
 
 def _tiny_share(graph, sample, tiny):
