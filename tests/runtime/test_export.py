@@ -305,3 +305,24 @@ def test_script_in_a_subprocess_has_no_netwright_on_its_path(scripts, tmp_path) 
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("subprocess paths assume POSIX")
+
+
+def test_early_stopping_and_restored_weights_match_the_trainer(scripts, tmp_path) -> None:
+    """overfitting_early_stop stops after ~30 of 400 epochs and restores the best epoch's
+    weights; the script stops at the same epoch and saves the same restored weights."""
+    import torch
+
+    from runtime.train import Trainer
+
+    g = load_path(SAMPLES / "overfitting_early_stop.json")
+    result = Trainer(g, str(SAMPLES), device="cpu").run()
+    assert result.reason == "early_stopped"
+    p = run_script(scripts["overfitting_early_stop"], "--device", "cpu", "--metrics-out", str(tmp_path / "m.jsonl"),
+                   "--save", str(tmp_path / "w.pt"))
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = read_jsonl(tmp_path / "m.jsonl")
+    assert len(got) == len(result.history)
+    assert got[-1]["best_epoch"] == result.best_epoch
+    saved = torch.load(tmp_path / "w.pt", weights_only=True)
+    for k, v in result.model.state_dict().items():
+        assert torch.equal(saved[k], v.cpu()), k
