@@ -310,3 +310,35 @@ def test_unavailable_device_is_a_device_error(tmp_path, capsys):
     save_path(mlp_graph(tmp_path), path)
     assert main(["train", str(path), "--device", "cuda"]) == 2
     assert "CUDA" in capsys.readouterr().err
+
+
+def test_a_failing_node_during_training_exits_2_naming_it(tmp_path, capsys):
+    ids = np.array([[1, 2, 30], [0, 1, 2]], np.int64)  # 30 is past the vocabulary of 16
+    g = make_graph(npz_data(tmp_path, ids, np.array([0, 1])),
+                   layers(("Embedding", {"num_embeddings": 16, "embedding_dim": 2}), "Flatten",
+                          ("Linear", {"out_features": 2})))
+    path = tmp_path / "g.json"
+    save_path(g, path)
+    assert main(["train", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "Node 'n2' (Embedding): " in err and "Traceback" not in err
+
+
+def test_out_of_device_memory_suggests_a_smaller_batch(tmp_path, monkeypatch):
+    import runtime.train as train_module
+
+    real_build = train_module.build_model
+
+    def build_then_fail(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+
+        def oom(module, inputs):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+        model.n2.register_forward_pre_hook(oom)
+        return model
+
+    monkeypatch.setattr(train_module, "build_model", build_then_fail)
+    with pytest.raises(DeviceError, match="smaller batch size") as err:
+        Trainer(mlp_graph(tmp_path), str(tmp_path), device="cpu").run()
+    assert "batch size 16" in str(err.value)
