@@ -336,7 +336,7 @@ SAMPLES: list[Sample] = [
         "digits_cnn", "Convolutions and pooling (an AlexNet-like stack)", "validation accuracy ≥ 0.97 with fewer weights than the MLP",
         "Digits CNN",
         "The digits as 1x8x8 images through two convolution blocks (Conv2d, ReLU, MaxPool) and a small "
-        "classifier. Convolutions share weights across positions: about a fifth of the MLP's parameters "
+        "classifier. Convolutions share weights across positions: about a sixth of the MLP's parameters "
         "and validation accuracy above 0.97. Compare the parameter counts and curves with digits_mlp.json.",
         dict(epochs=25),
         lambda: chain_graph(dict(dataset="digits", layout="image", val_split=0.2, preprocessing="zscore", batch_size=64),
@@ -381,12 +381,12 @@ SAMPLES: list[Sample] = [
         dict(check="grad_ratio", min=0.1), test_epochs=1,
     ),
     Sample(
-        "dying_relu", "Dying ReLU", "≥ 50 % of a layer's units output 0 for the whole batch and never recover",
+        "dying_relu", "Dying ReLU", "≥ 50 % of a layer's units output 0 for the whole batch (zero gradient)",
         "Dying ReLU",
-        "Hidden ReLU layers that start with bias -1 and train with a large step size (SGD, lr 0.5, "
-        "momentum 0.9). Units pushed below zero for every input output 0, get zero gradient and never "
-        "come back: the dead-units plot shows half a layer or more dead. leaky_relu.json is the same "
-        "graph with LeakyReLU.",
+        "Two hidden ReLU layers that start with bias -1.25 and train with a large step size (Adam, lr "
+        "0.05). Units pushed below zero for every input output 0 and get zero gradient, so nothing pulls "
+        "them back: the dead-units plot shows about three quarters of the second layer dead from the "
+        "first epoch to the last. leaky_relu.json is the same graph with LeakyReLU.",
         dict(epochs=20), lambda: dying_graph("ReLU"),
         dict(check="dead", min=0.5),
     ),
@@ -560,7 +560,7 @@ SAMPLES: list[Sample] = [
         dict(check="final", metric="val_accuracy", min=0.9),
     ),
     Sample(
-        "diverging_lr", "Divergence from a too-large learning rate", "the loss explodes to NaN; training stops with a message",
+        "diverging_lr", "Divergence from a too-large learning rate", "the loss explodes to infinity or NaN; training stops with a message",
         "Diverging learning rate",
         "Sine regression with plain SGD at learning rate 10: every step overshoots further until the loss "
         "becomes infinite or NaN. Training stops with a message naming the epoch, and the app keeps "
