@@ -12,6 +12,8 @@ validates, and each shows no findings except those it is meant to show.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -46,7 +48,7 @@ def test_sample_validates_with_only_its_intended_findings(sample):
     assert a.valid, [f.text(g) for f in a.errors]
     assert sorted({f.code for f in a.findings}) == sorted(sample.findings), [f.text(g) for f in a.findings]
     assert g.settings["title"] and g.settings["description"] and g.settings["seed"] == 0
-    assert 2 <= g.settings["description"].count(". ") + 1 <= 5
+    assert 2 <= len(re.findall(r"[.!?](?:\s|$)", g.settings["description"])) <= 4, "2-4 sentences"
 
 
 # ---------------------------------------------------------------- training helpers
