@@ -85,13 +85,16 @@ def analyze(graph: Graph, base_dir: str | None = None) -> Analysis:
     result = Analysis()
     ctx = RuleContext(base_dir)
     add = result.findings.append
+    into: dict[tuple[str, str], list[Edge]] = {}  # one pass instead of a scan per port
+    for e in graph.edges:
+        into.setdefault((e.target.node, e.target.port), []).append(e)
     for nid in graph.topological_order():
         node = graph.nodes[nid]
         t = node.node_type
         ins: dict[str, Any] = {}
         ready = True
         for port in t.inputs:
-            edges = graph.edges_into(nid, port.name)
+            edges = into.get((nid, port.name), [])
             infos = [result.outputs.get(e.source.node, {}).get(e.source.port) for e in edges]
             if not edges and not port.optional:
                 add(Finding("error", "unconnected", f"input '{port.name}' is not connected", nid))
@@ -148,6 +151,9 @@ def _structure(graph: Graph, a: Analysis) -> None:
             add(Finding("error", "loss-unused", "the loss is not wired to an optimizer, so nothing is trained", nid))
     # Everything should lie on a path into the loss; otherwise it is never trained or used.
     if losses:
+        preds: dict[str, list[str]] = {}
+        for e in graph.edges:
+            preds.setdefault(e.target.node, []).append(e.source.node)
         feeds = set()
         stack = list(losses)
         while stack:
@@ -155,7 +161,7 @@ def _structure(graph: Graph, a: Analysis) -> None:
             if nid in feeds:
                 continue
             feeds.add(nid)
-            stack.extend(graph.predecessors(nid))
+            stack.extend(preds.get(nid, ()))
         for nid, node in graph.nodes.items():
             cat = node.node_type.category
             if cat in ("layer", "activation") and nid not in feeds:

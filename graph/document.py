@@ -138,8 +138,10 @@ class Graph:
     def topological_order(self) -> list[str]:
         """Node ids, every node after its inputs; ties keep document order."""
         indeg = {nid: 0 for nid in self.nodes}
+        outgoing: dict[str, list[str]] = {}
         for e in self.edges:
             indeg[e.target.node] += 1
+            outgoing.setdefault(e.source.node, []).append(e.target.node)
         ready = [nid for nid in self.nodes if indeg[nid] == 0]
         order: list[str] = []
         position = {nid: i for i, nid in enumerate(self.nodes)}
@@ -147,11 +149,10 @@ class Graph:
             ready.sort(key=position.__getitem__)
             nid = ready.pop(0)
             order.append(nid)
-            for e in self.edges:
-                if e.source.node == nid:
-                    indeg[e.target.node] -= 1
-                    if indeg[e.target.node] == 0:
-                        ready.append(e.target.node)
+            for target in outgoing.get(nid, ()):
+                indeg[target] -= 1
+                if indeg[target] == 0:
+                    ready.append(target)
         if len(order) != len(self.nodes):  # cannot happen through the mutation methods
             raise GraphError("the graph has a cycle")
         return order
