@@ -247,8 +247,8 @@ class Graph:
         node = self.node(node_id)
         index = list(self.nodes).index(node_id)
         removed = [(i, e) for i, e in enumerate(self.edges) if node_id in (e.source.node, e.target.node)]
-        for _, e in reversed(removed):
-            self.edges.remove(e)
+        for i, e in reversed(removed):  # by index, highest first: no equality scans
+            del self.edges[i]
             self._emit(GraphEvent("edge_removed", e.target.node, edge=e))
         del self.nodes[node_id]
         self._emit(GraphEvent("node_removed", node_id, old=node))
@@ -268,10 +268,15 @@ class Graph:
 
     def disconnect(self, edge: Edge) -> int:
         """Remove an edge; returns its index for undo."""
-        try:
-            index = self.edges.index(edge)
-        except ValueError:
-            raise EditError(f"no edge {edge.source} → {edge.target}") from None
+        # Undo hands back the very Edge object it recorded, usually near the end: look for it
+        # by identity from the end before falling back to an equality scan.
+        edges = self.edges
+        index = next((i for i in range(len(edges) - 1, -1, -1) if edges[i] is edge), -1)
+        if index < 0:
+            try:
+                index = edges.index(edge)
+            except ValueError:
+                raise EditError(f"no edge {edge.source} → {edge.target}") from None
         del self.edges[index]
         self._emit(GraphEvent("edge_removed", edge.target.node, edge=edge))
         return index
