@@ -81,7 +81,7 @@ class GraphView(QGraphicsView):
         if not isinstance(scene, GraphScene):
             return
         scene.update_scene_rect()  # a pending change of the scrollable area must not clip the fit
-        scene.reroute_edges()
+        scene.flush()  # pending positions and wire routes count in the fitted area
         rect = scene.nodes_rect()
         if rect.isNull():
             self.reset_zoom()

@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
@@ -109,6 +110,11 @@ def node_height(t: NodeType) -> float:
     return HEADER_H + 6 + rows * PORT_ROW + keys * PARAM_ROW + FOOTER_H + (4 if keys else 0)
 
 
+PORT_BOUNDS = QRectF(-PORT_R - 4, -PORT_R - 4, 2 * PORT_R + 8, 2 * PORT_R + 8)
+PORT_SHAPE = QPainterPath()
+PORT_SHAPE.addEllipse(PORT_BOUNDS)
+
+
 def _show_port_labels(ports: tuple[Port, ...]) -> bool:
     return len(ports) > 1 or any(p.name not in ("input", "output") for p in ports)
 
@@ -139,13 +145,10 @@ class PortItem(QGraphicsItem):
         return self.port.name
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        r = PORT_R + 4
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return PORT_BOUNDS
 
     def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addEllipse(self.boundingRect())
-        return path
+        return PORT_SHAPE
 
     def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self._hover = True
@@ -214,7 +217,11 @@ class NodeItem(QGraphicsItem):
         self.node_id = node_id
         self.node_type = node_type
         self.height = node_height(node_type)
+        self._bounds = QRectF(-2, -2, NODE_W + 4, self.height + 6)
+        self._shape = QPainterPath()
+        self._shape.addRoundedRect(QRectF(0, 0, NODE_W, self.height), RADIUS, RADIUS)
         self.edges: list[EdgeItem] = []
+        self.moved: Callable[[NodeItem], None] | None = None  # set by the scene: keeps wires and its index current
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -297,12 +304,10 @@ class NodeItem(QGraphicsItem):
     # ---------------------------------------------------------------- geometry
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return QRectF(-2, -2, NODE_W + 4, self.height + 6)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(0, 0, NODE_W, self.height), RADIUS, RADIUS)
-        return path
+        return self._shape
 
     def body_rect(self) -> QRectF:
         """The node's rectangle in scene coordinates (for overlap checks and fitting)."""
@@ -312,9 +317,8 @@ class NodeItem(QGraphicsItem):
         return (self.outputs if output else self.inputs).get(name)
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.update_path()
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.moved is not None:
+            self.moved(self)
         return super().itemChange(change, value)
 
     def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
@@ -460,14 +464,31 @@ def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
     return path
 
 
-class EdgeItem(QGraphicsItem):
-    """A wire from an output port to an input port, with what flows along it printed on it."""
+Obstacles = Callable[[QRectF], Iterable[tuple["NodeItem", QRectF]]]
 
-    def __init__(self, edge: Edge, source: NodeItem, target: NodeItem):
+
+def _blocked(path: QPainterPath, rects: list[QRectF], samples: int = 24) -> list[QRectF]:
+    """The rectangles that ``path`` passes through (tested at evenly spaced points)."""
+    if not rects:
+        return []
+    points = [path.pointAtPercent(i / samples) for i in range(1, samples)]
+    return [r for r in rects if any(r.contains(p) for p in points)]
+
+
+class EdgeItem(QGraphicsItem):
+    """A wire from an output port to an input port, with what flows along it printed on it.
+
+    Geometry is cached (bounds, hit shape) and recomputed only in ``update_path``/``set_label``.
+    ``obstacles(area)`` (given by the scene) lists the nodes whose rectangles meet ``area``: a wire that would pass under one runs in a lane below or above instead,
+    and its label sits where no node covers it.
+    """
+
+    def __init__(self, edge: Edge, source: NodeItem, target: NodeItem, obstacles: Obstacles | None = None):
         super().__init__()
         self.edge = edge
         self.source_item = source
         self.target_item = target
+        self.obstacles = obstacles
         out = source.node_type.output_port(edge.source.port)
         self.kind = out.kind if out else "tensor"
         self.label = ""
@@ -477,54 +498,67 @@ class EdgeItem(QGraphicsItem):
         self.setToolTip(f"{edge.source} → {edge.target}")
         self._path = QPainterPath()
         self._label_rect = QRectF()
+        self._bounds = QRectF()
+        self._shape: QPainterPath | None = None
         self._hover = False
-        self.update_path()
+        self.routed = False  # True when the wire runs in a lane around other nodes
+        self.update_path(route=False)
 
-    # NOTE: [geometry order] The new path and label rectangle are computed (with scene queries)
-    # *before* prepareGeometryChange(): a scene query between prepareGeometryChange() and the
-    # change itself makes the BSP index re-read the old bounds, and a later removal then leaves
-    # a dangling pointer in the index (a crash on the next paint).
+    # NOTE: [geometry order] The new path and label rectangle are computed *before*
+    # prepareGeometryChange(); nothing between prepareGeometryChange() and the assignment may
+    # query the scene, or a scene index would keep the old bounds and later a dangling item.
 
     def set_label(self, text: str) -> None:
         if text != self.label:
             rect = self._label_rect_for(self._path, text)
-            self.prepareGeometryChange()
+            self._set_geometry(self._path, rect)
             self.label = text
-            self._label_rect = rect
-            self.update()
 
-    def update_path(self) -> None:
+    def update_path(self, route: bool = True) -> None:
         a = self.source_item.mapToScene(self._port_pos(self.source_item, self.edge.source.port, True))
         b = self.target_item.mapToScene(self._port_pos(self.target_item, self.edge.target.port, False))
         path = wire_path(a, b)
-        scene = self.scene()
-        if scene is not None and b.x() - a.x() > 2 * ROUTE_R + 20:
-            path = self._route_around(scene, a, b, path)
-        rect = self._label_rect_for(path, self.label)
+        self.routed = False
+        if route and self.obstacles is not None and b.x() - a.x() > 2 * ROUTE_R + 20:
+            path = self._route_around(a, b, path)
+        self._set_geometry(path, self._label_rect_for(path, self.label))
+
+    def _set_geometry(self, path: QPainterPath, label_rect: QRectF) -> None:
+        bounds = path.boundingRect().adjusted(-4, -4, 4, 4)
+        if not label_rect.isNull():
+            bounds = bounds.united(label_rect.adjusted(-1, -1, 1, 1))
         self.prepareGeometryChange()
         self._path = path
-        self._label_rect = rect
+        self._label_rect = label_rect
+        self._bounds = bounds
+        self._shape = None
+        self.update()
 
-    def _route_around(self, scene: Any, a: QPointF, b: QPointF, path: QPainterPath) -> QPainterPath:
-        """A wire that would pass under other nodes runs in a lane just below (or above) them."""
+    def _candidates(self, area: QRectF) -> list[QRectF]:
+        if self.obstacles is None:
+            return []
         ends = (self.source_item, self.target_item)
-        lane: float | None = None
-        probe = path
-        blockers: list[NodeItem] = []
-        for _ in range(4):
-            hit = [i for i in scene.items(probe, Qt.ItemSelectionMode.IntersectsItemShape)
-                   if isinstance(i, NodeItem) and i not in ends and i not in blockers]
-            hit = [i for i in hit if a.x() + ROUTE_R < i.pos().x() + NODE_W and i.pos().x() < b.x() - ROUTE_R]
-            if not hit:
-                break
-            blockers += hit
-            rects = [i.body_rect() for i in blockers]
-            below = max(r.bottom() for r in rects) + LANE_GAP
-            above = min(r.top() for r in rects) - LANE_GAP
+        return [r.adjusted(-4, -4, 4, 4) for item, r in self.obstacles(area) if item not in ends]
+
+    def _route_around(self, a: QPointF, b: QPointF, path: QPainterPath) -> QPainterPath:
+        box = path.boundingRect()
+        blockers = _blocked(path, self._candidates(box.adjusted(ROUTE_R, 0, -ROUTE_R, 0)))
+        if not blockers:
+            return path
+        # Lanes may run anywhere in the wire's horizontal range: widen the search vertically.
+        rects = self._candidates(QRectF(box.left() + ROUTE_R, box.top() - 2000, box.width() - 2 * ROUTE_R, box.height() + 4000))
+        lane = 0.0
+        for _ in range(4):  # a lane may meet further nodes: widen the detour around them too
+            below = max(r.bottom() for r in blockers) + LANE_GAP
+            above = min(r.top() for r in blockers) - LANE_GAP
             mid = (a.y() + b.y()) / 2
             lane = below if abs(below - mid) <= abs(above - mid) else above
-            probe = lane_path(a, b, lane)
-        return probe if lane is not None else path
+            more = [r for r in rects if r not in blockers and r.top() <= lane <= r.bottom()]
+            if not more:
+                break
+            blockers += more
+        self.routed = True
+        return lane_path(a, b, lane)
 
     @staticmethod
     def _port_pos(item: NodeItem, name: str, output: bool) -> QPointF:
@@ -538,28 +572,33 @@ class EdgeItem(QGraphicsItem):
         m = metrics("label")
         w = m.horizontalAdvance(label) + 12
         h = m.height() + 4
-        scene = self.scene()
+        rects = self._candidates(path.boundingRect().adjusted(-w, -h, w, h))
         rect = QRectF()
         for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             c = path.pointAtPercent(t)
             rect = QRectF(c.x() - w / 2, c.y() - h / 2, w, h)
-            if scene is None or not any(isinstance(i, NodeItem) for i in scene.items(rect)):
+            if not any(r.intersects(rect) for r in rects):
                 break
         return rect
 
     def label_rect(self) -> QRectF:
         return QRectF(self._label_rect)
 
+    def path(self) -> QPainterPath:
+        return QPainterPath(self._path)
+
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return self._path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect.adjusted(-1, -1, 1, 1))
+        return self._bounds
 
     def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(12)
-        path = stroker.createStroke(self._path)
-        if not self._label_rect.isNull():
-            path.addRect(self._label_rect)
-        return path
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(12)
+            shape = stroker.createStroke(self._path)
+            if not self._label_rect.isNull():
+                shape.addRect(self._label_rect)
+            self._shape = shape
+        return self._shape
 
     def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self._hover = True

@@ -25,9 +25,11 @@ from graph.document import Edge, GraphEvent, PortRef
 from graph.errors import GraphError
 
 from .document import Document
-from .items import OK_WIRE, EdgeItem, NodeItem, PortItem, WireItem, format_count
+from .items import NODE_W, OK_WIRE, EdgeItem, NodeItem, PortItem, WireItem, format_count
 
 SCENE_MARGIN = 1500.0
+BUCKET = 400.0  # width of the node index's x buckets
+SYNC_MOVES = 64  # node moves per step applied at once; beyond that they are coalesced
 
 
 class GraphScene(QGraphicsScene):
@@ -48,7 +50,19 @@ class GraphScene(QGraphicsScene):
         self._route_timer = QTimer(self)
         self._route_timer.setSingleShot(True)
         self._route_timer.setInterval(0)
-        self._route_timer.timeout.connect(self.reroute_edges)
+        self._route_timer.timeout.connect(self.flush)
+        # NOTE: [no index] Wires span large areas and nodes move often; Qt's BSP index then costs
+        # more than it saves and its queries call our Python boundingRect() thousands of times.
+        # Routing and label placement use the x-bucketed node index below instead.
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self._buckets: dict[int, set[NodeItem]] = {}
+        self._bucket_of: dict[NodeItem, tuple[int, int]] = {}
+        self._rects: dict[NodeItem, QRectF] = {}
+        self._dirty_wires: set[EdgeItem] = set()
+        self._dirty_spans: list[tuple[float, float]] = []
+        self._reroute_all = False
+        self._pending_pos: dict[NodeItem, tuple[float, float]] = {}
+        self._moves_now = 0  # node moves applied synchronously since the last flush
         document.graph_event.connect(self._on_document_graph_event)
         document.graph_replaced.connect(self.rebuild)
         document.analysis_changed.connect(self._on_document_analysis_changed)
@@ -61,13 +75,20 @@ class GraphScene(QGraphicsScene):
         self.clear()  # deletes every item
         self.node_items.clear()
         self.edge_items.clear()
+        self._buckets.clear()
+        self._bucket_of.clear()
+        self._rects.clear()
+        self._dirty_wires.clear()
+        self._dirty_spans.clear()
+        self._pending_pos.clear()
         graph = self.document.graph
         for nid in graph.nodes:
             self._add_node_item(nid)
         for edge in graph.edges:
             self._add_edge_item(edge)
         self._rect_timer.start()
-        self._route_timer.start()
+        self._reroute_all = True
+        self._schedule_wires()
 
     def _add_node_item(self, node_id: str) -> NodeItem:
         node = self.document.graph.nodes[node_id]
@@ -76,11 +97,15 @@ class GraphScene(QGraphicsScene):
         item.setPos(QPointF(*node.position))
         self.addItem(item)
         self.node_items[node_id] = item
+        self._index_node(item)
+        item.moved = self._on_node_item_moved
         return item
 
     def _add_edge_item(self, edge: Edge) -> EdgeItem:
         src, dst = self.node_items[edge.source.node], self.node_items[edge.target.node]
-        item = EdgeItem(edge, src, dst)
+        item = EdgeItem(edge, src, dst, self.node_rects_in)
+        self._dirty_wires.add(item)
+        self._schedule_wires()
         src.edges.append(item)
         dst.edges.append(item)
         self.addItem(item)
@@ -90,19 +115,24 @@ class GraphScene(QGraphicsScene):
     def _on_document_graph_event(self, event: GraphEvent) -> None:
         kind = event.kind
         if kind == "node_added":
-            self._add_node_item(event.node_id)
-            self._rect_timer.start()
-            self._route_timer.start()
+            item = self._add_node_item(event.node_id)
+            self._mark_span(item)
+            if not self._rect_timer.isActive():
+                self._rect_timer.start()
         elif kind == "node_removed":
             item = self.node_items.pop(event.node_id, None)
             if item is not None:
+                self._pending_pos.pop(item, None)
+                self._mark_span(item)
+                self._unindex_node(item)
+                item.moved = None
                 self.removeItem(item)
-                self._route_timer.start()
         elif kind == "edge_added":
             self._add_edge_item(event.edge)
         elif kind == "edge_removed":
             item = self.edge_items.pop(event.edge, None)
             if item is not None:
+                self._dirty_wires.discard(item)
                 for end in (item.source_item, item.target_item):
                     if item in end.edges:
                         end.edges.remove(item)
@@ -111,12 +141,19 @@ class GraphScene(QGraphicsScene):
             node = self.document.graph.nodes[event.node_id]
             self.node_items[event.node_id].set_node_data(node.title, node.params)
         elif kind == "node_moved":
+            # A step that moves many nodes (auto-layout, its undo) applies positions once, when
+            # control returns to the event loop; small steps apply them at once.
             item = self.node_items[event.node_id]
-            pos = QPointF(*event.new)
-            if item.pos() != pos:
-                item.setPos(pos)
-            self._rect_timer.start()
-            self._route_timer.start()
+            if self._moves_now < SYNC_MOVES and not self._pending_pos:
+                self._moves_now += 1
+                pos = QPointF(*event.new)
+                if item.pos() != pos:
+                    item.setPos(pos)
+            else:
+                self._pending_pos[item] = event.new
+            self._schedule_wires()
+            if not self._rect_timer.isActive():
+                self._rect_timer.start()
 
     def _on_document_analysis_changed(self, analysis: Analysis) -> None:
         by_node: dict[str, list[tuple[str, str]]] = {}
@@ -141,11 +178,87 @@ class GraphScene(QGraphicsScene):
             info = analysis.edge_info(edge)
             item.set_label(info.describe() if info is not None else "?")
 
-    def reroute_edges(self) -> None:
-        """Recompute every wire (a moved node may now cover, or uncover, other wires)."""
+    # ------------------------------------------------------------------ node index and wires
+
+    def _index_node(self, item: NodeItem) -> None:
+        rect = item.body_rect()
+        self._rects[item] = rect
+        span = (int(rect.left() // BUCKET), int(rect.right() // BUCKET))
+        old = self._bucket_of.get(item)
+        if old == span:
+            return
+        if old is not None:
+            for b in range(old[0], old[1] + 1):
+                self._buckets.get(b, set()).discard(item)
+        for b in range(span[0], span[1] + 1):
+            self._buckets.setdefault(b, set()).add(item)
+        self._bucket_of[item] = span
+
+    def _unindex_node(self, item: NodeItem) -> None:
+        span = self._bucket_of.pop(item, None)
+        self._rects.pop(item, None)
+        if span is not None:
+            for b in range(span[0], span[1] + 1):
+                self._buckets.get(b, set()).discard(item)
+
+    def node_rects_in(self, area: QRectF) -> list[tuple[NodeItem, QRectF]]:
+        """Nodes whose rectangles meet ``area`` (scene coordinates), with those rectangles."""
+        found: set[NodeItem] = set()
+        for b in range(int(area.left() // BUCKET), int(area.right() // BUCKET) + 1):
+            bucket = self._buckets.get(b)
+            if bucket:
+                found |= bucket
+        rects = self._rects
+        return [(item, rects[item]) for item in found if rects[item].intersects(area)]
+
+    def _schedule_wires(self) -> None:
+        if not self._route_timer.isActive():
+            self._route_timer.start()
+
+    def _mark_span(self, item: NodeItem) -> None:
+        x = item.pos().x()
+        self._dirty_spans.append((x, x + NODE_W))
+        self._schedule_wires()
+
+    def _on_node_item_moved(self, item: NodeItem) -> None:
+        """A node item moved (drag, undo, layout): its wires and any wire it may now cover or
+        uncover are recomputed once, when control returns to the event loop."""
+        self._mark_span(item)  # where it was
+        self._index_node(item)
+        self._mark_span(item)  # where it is
+        self._dirty_wires.update(item.edges)
+
+    def flush(self) -> None:
+        """Apply pending node positions, then recompute the wires that changed and re-route
+        those passing where nodes moved. Runs from a zero-delay timer; call it to be current now."""
         self._route_timer.stop()
-        for item in self.edge_items.values():
-            item.update_path()
+        self._moves_now = 0
+        if self._pending_pos:
+            pending, self._pending_pos = self._pending_pos, {}
+            for item, (x, y) in pending.items():
+                if item.scene() is self:
+                    item.setPos(QPointF(x, y))
+        if self._reroute_all:
+            dirty = set(self.edge_items.values())
+        else:
+            dirty = self._dirty_wires
+            if self._dirty_spans:
+                spans = self._dirty_spans
+                for item in self.edge_items.values():
+                    box = item.boundingRect()
+                    if item not in dirty and any(box.left() <= x1 and x0 <= box.right() for x0, x1 in spans):
+                        dirty.add(item)
+        for item in dirty:
+            if item.scene() is self:
+                item.update_path()
+        self._dirty_wires = set()
+        self._dirty_spans = []
+        self._reroute_all = False
+
+    def reroute_edges(self) -> None:
+        """Recompute every wire now."""
+        self._reroute_all = True
+        self.flush()
 
     def update_scene_rect(self) -> None:
         self._rect_timer.stop()
@@ -157,6 +270,7 @@ class GraphScene(QGraphicsScene):
         self.setSceneRect(rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN))
 
     def nodes_rect(self) -> QRectF:
+        self.flush()
         rect = QRectF()
         for item in self.node_items.values():
             rect = rect.united(item.sceneBoundingRect())
@@ -191,6 +305,7 @@ class GraphScene(QGraphicsScene):
         self.selectionChanged.emit()
 
     def node_heights(self) -> dict[str, float]:
+        self.flush()
         return {nid: item.height for nid, item in self.node_items.items()}
 
     # ------------------------------------------------------------------ wiring gesture
@@ -221,6 +336,14 @@ class GraphScene(QGraphicsScene):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if self._dirty_wires and event.buttons() & Qt.MouseButton.LeftButton:
+            self._flush_dragged_wires()
+
+    def _flush_dragged_wires(self) -> None:
+        """While dragging, the moved nodes' own wires follow at once (the rest on release)."""
+        for item in self._dirty_wires:
+            if item.scene() is self:
+                item.update_path(route=False)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802 - Qt override
         if self._wire is not None:
@@ -235,6 +358,7 @@ class GraphScene(QGraphicsScene):
 
     def commit_moves(self) -> None:
         """Turn item positions that differ from the model into one move command."""
+        self.flush()
         graph = self.document.graph
         moved = {}
         for nid, item in self.node_items.items():
