@@ -542,7 +542,8 @@ class EdgeItem(QGraphicsItem):
 
     def _route_around(self, a: QPointF, b: QPointF, path: QPainterPath) -> QPainterPath:
         box = path.boundingRect()
-        blockers = _blocked(path, self._candidates(box.adjusted(ROUTE_R, 0, -ROUTE_R, 0)))
+        # (inflated: a straight wire's box has no height, and intersects() needs an overlap area)
+        blockers = _blocked(path, self._candidates(box.adjusted(ROUTE_R, -2, -ROUTE_R, 2)))
         if not blockers:
             return path
         # Lanes may run anywhere in the wire's horizontal range: widen the search vertically.

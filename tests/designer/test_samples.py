@@ -33,6 +33,7 @@ def test_sample_opens_lays_out_and_renders(window, qtbot, prompts, name):
         assert item.label and item.label != "?", f"{name}: wire {edge.source} → {edge.target} has no shape"
     analysis = window.document.analysis()
     assert window.params_label.text() == f"Parameters: {analysis.total_params:,}"
+    assert_wires_clear_of_nodes(scene)
     for nid, item in scene.node_items.items():  # errors show as badges on their node
         assert item.has_error == any(f.severity == "error" for f in analysis.for_node(nid))
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -43,3 +44,17 @@ def test_sample_opens_lays_out_and_renders(window, qtbot, prompts, name):
     window.canvas.reset_zoom()
     window.canvas.centerOn(scene.nodes_rect().center())
     window.canvas.grab().save(str(SHOTS / name.replace(".json", "_100pct.png")))
+
+
+def assert_wires_clear_of_nodes(scene) -> None:
+    """A wire whose straight course would cross another node runs in a lane around it, and
+    no shape label is hidden under a node."""
+    for edge, item in scene.edge_items.items():
+        path = item.path()
+        points = [path.pointAtPercent(i / 50) for i in range(1, 50)]
+        for nid, node in scene.node_items.items():
+            if nid in (edge.source.node, edge.target.node):
+                continue
+            rect = node.body_rect()
+            assert not any(rect.contains(p) for p in points), f"{edge.source} → {edge.target} passes under {nid}"
+        assert not any(n.body_rect().intersects(item.label_rect()) for n in scene.node_items.values())
