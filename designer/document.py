@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -150,7 +151,8 @@ class Document(QObject):
         self.undo_stack.push(cmd)
         return cmd.node_id
 
-    def remove_items(self, node_ids: list[str], edges: list[Edge] = ()) -> None:  # type: ignore[assignment]
+    def remove_items(self, node_ids: Sequence[str], edges: Sequence[Edge] = ()) -> None:
+        """Delete nodes (with their edges) and wires as one undoable step."""
         node_ids = [nid for nid in dict.fromkeys(node_ids) if nid in self._graph.nodes]
         edges = [e for e in dict.fromkeys(edges) if e in self._graph.edges]
         if not node_ids and not edges:

@@ -86,7 +86,7 @@ def one_edit(doc: Document, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("start", START_FILES)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_undo_all_restores_file_and_redo_all_restores_final(qapp, start, data):
     doc = Document()
