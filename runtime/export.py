@@ -589,7 +589,12 @@ def train(args):
     device = pick_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
     rank, world_size = setup_distributed(device)
     try:
-        return run(args, device, rank, world_size)
+        records = run(args, device, rank, world_size)
+        if world_size > 1:
+            # Wait until every process (rank 0 saves last) is done before tearing gloo down:
+            # closing the group while a peer still uses it can abort that peer at exit.
+            dist.barrier()
+        return records
     finally:
         if world_size > 1:
             dist.destroy_process_group()

@@ -524,15 +524,18 @@ SAMPLES: list[Sample] = [
         dict(check="final", metric="val_accuracy", min=0.9),
     ),
     Sample(
-        "sequence_lstm", "LSTM memory", "validation accuracy ≥ 0.9 on a label decided by the first 3 of 12 steps",
+        "sequence_lstm", "LSTM memory", "validation accuracy ≥ 0.9 on a label decided by the first 3 of 8 steps",
         "LSTM on sequences",
-        "Each sequence has 12 random numbers and its class is the sign of the sum of the first three, so "
+        "Each sequence has 8 random numbers and its class is the sign of the sum of the first three, so "
         "the network must remember the start until it reaches the end. An LSTM of 16 units reads the "
         "sequence and a Linear layer classifies its last hidden state; validation accuracy climbs past 0.9.",
-        dict(epochs=25),
-        lambda: chain_graph(dict(dataset="sequences", n_samples=1000, seq_len=12, val_split=0.2, batch_size=32),
+        dict(epochs=30),
+        # NOTE: [robust memory task] With 12 steps, lr 0.02 and 1,000 samples whether the LSTM learned
+        # depended on the thread count (0.96 with two threads, chance with one); this setting learned
+        # (≥ 0.96) for seeds 0-2 with one and with two threads.
+        lambda: chain_graph(dict(dataset="sequences", n_samples=2000, seq_len=8, val_split=0.2, batch_size=32),
                             [("LSTM", dict(hidden_size=16), "lstm"), ("Linear", dict(out_features=2), "output")],
-                            ("CrossEntropyLoss",), ("Adam", dict(lr=0.02))),
+                            ("CrossEntropyLoss",), ("Adam", dict(lr=0.01))),
         dict(check="final", metric="val_accuracy", min=0.9),
     ),
     Sample(
