@@ -9,9 +9,11 @@ from an editor pastes too.
 
 from __future__ import annotations
 
+import atexit
 import copy
 
 from PySide6.QtCore import QMimeData
+from PySide6.QtWidgets import QApplication
 
 from graph import fileformat
 from graph.document import Graph
@@ -37,6 +39,37 @@ def to_mime(part: Graph) -> QMimeData:
     mime.setData(FRAGMENT_MIME, text.encode("utf-8"))
     mime.setText(text)
     return mime
+
+
+_release_registered = False
+
+
+def put_on_clipboard(part: Graph) -> None:
+    """Put a fragment on the system clipboard (as FRAGMENT_MIME and plain text)."""
+    global _release_registered
+    app = QApplication.instance()
+    app.clipboard().setMimeData(to_mime(part))
+    if not _release_registered:
+        _release_registered = True
+        app.aboutToQuit.connect(release_clipboard)
+        atexit.register(release_clipboard)
+
+
+def release_clipboard() -> None:
+    """Swap our QMimeData on the clipboard for a plain-text copy before the application ends.
+
+    NOTE: [clipboard at exit] With PySide6 6.11 (offscreen at least), a QMimeData made in Python
+    and still on the clipboard when the QApplication is destroyed segfaults the interpreter at
+    exit. Plain text set by Qt itself does not, and the text is the whole fragment, so pasting
+    it later (here or in another program) still works.
+    """
+    app = QApplication.instance()
+    if app is None:
+        return
+    board = app.clipboard()
+    mime = board.mimeData()
+    if mime is not None and mime.hasFormat(FRAGMENT_MIME):
+        board.setText(mime.text())
 
 
 def from_mime(mime: QMimeData | None) -> Graph | None:

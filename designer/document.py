@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,7 +58,7 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         self._graph = Graph()
-        self._unsubscribe = self._graph.subscribe(self._on_graph_event)
+        self._unsubscribe = self._graph.subscribe(_weak_listener(self._on_graph_event))
         self._path = ""
         self._recovered = False
         self._analysis: Analysis | None = None
@@ -104,7 +105,7 @@ class Document(QObject):
         """Make ``graph`` (or an empty graph) the document; clears undo history."""
         self._unsubscribe()
         self._graph = graph if graph is not None else Graph()
-        self._unsubscribe = self._graph.subscribe(self._on_graph_event)
+        self._unsubscribe = self._graph.subscribe(_weak_listener(self._on_graph_event))
         self.undo_stack.clear()
         self.undo_stack.setClean()
         was_modified = self._recovered
@@ -272,3 +273,23 @@ def _clamp_position(pos: Any) -> tuple[float, float]:
 
 
 __all__ = ["Document", "GraphError"]
+
+
+def _weak_listener(method: Any) -> Any:
+    """A graph listener that does not keep the Document alive.
+
+    NOTE: [no cycle through the undo stack] Undo commands hold the graph, and the stack (owned by
+    the Document in C++) holds the commands. A strong listener (graph -> Document) closed that
+    into a cycle through C++-owned command wrappers; when Python's garbage collector broke it,
+    deleting the Document deleted the commands under wrappers being cleared, and the
+    interpreter segfaulted. With a weak listener a dropped Document is freed by reference
+    counting, in order.
+    """
+    ref = weakref.WeakMethod(method)
+
+    def forward(event: Any) -> None:
+        target = ref()
+        if target is not None:
+            target(event)
+
+    return forward

@@ -456,7 +456,7 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         if not ids:
             return False
-        QApplication.clipboard().setMimeData(clipboard.to_mime(clipboard.fragment(self.document.graph, ids)))
+        clipboard.put_on_clipboard(clipboard.fragment(self.document.graph, ids))
         self.statusBar().showMessage(f"Copied {len(ids)} node{'s' * (len(ids) != 1)}", 3000)
         return True
 

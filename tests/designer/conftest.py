@@ -7,6 +7,7 @@ prompts are replaced so no modal dialog can block a headless run.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 import pytest
@@ -20,6 +21,19 @@ class Prompts:
     asked: list[str] = field(default_factory=list)
     answers: dict[str, object] = field(default_factory=lambda: {
         "save_changes": "discard", "recover": False, "open_path": "", "save_path": ""})
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_garbage(qapp):
+    """Collect reference cycles holding Qt wrappers right after each test, while the
+    QApplication is alive, so a lifetime bug crashes at the test that caused it instead of at
+    the end of the session (see test_document_lifetime.py)."""
+    yield
+    # A test may put its own QMimeData on the clipboard (as another program would); left there,
+    # it segfaults the interpreter when the QApplication goes (see designer/clipboard.py).
+    qapp.clipboard().clear()
+    qapp.processEvents()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
