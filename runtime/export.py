@@ -591,8 +591,8 @@ def train(args):
     try:
         records = run(args, device, rank, world_size)
         if world_size > 1:
-            # Wait until every process (rank 0 saves last) is done before tearing gloo down:
-            # closing the group while a peer still uses it can abort that peer at exit.
+            # Wait for every process (rank 0 saves last) before tearing the group
+            # down: closing it while a peer still uses it can abort that peer.
             dist.barrier()
         return records
     finally:
