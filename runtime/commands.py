@@ -85,15 +85,22 @@ class _Reporter:
             self.metrics.flush()
 
     def _line(self, rec: dict) -> str:
-        parts = [f"epoch {rec['epoch']}/{self.epochs}", f"train_loss {_fmt(rec['train_loss'])}"]
-        if "train_accuracy" in rec:
-            parts.append(f"train_acc {_fmt(rec['train_accuracy'])}")
-        if rec.get("val_loss") is not None:
-            parts.append(f"val_loss {_fmt(rec['val_loss'])}")
-        if rec.get("val_accuracy") is not None:
-            parts.append(f"val_acc {_fmt(rec['val_accuracy'])}")
+        parts = [f"epoch {rec['epoch']}/{self.epochs}", *_metric_parts(rec, short=True)]
         parts.append(f"{_fmt(rec['samples_per_second'], 3)} samples/s")
         return "  ".join(parts)
+
+
+def _metric_parts(rec: dict, short: bool) -> list[str]:
+    """``name value`` for the epoch metrics a record has (the progress line uses short names)."""
+    parts = [f"train_loss {_fmt(rec['train_loss'])}"]
+    acc = "acc" if short else "accuracy"
+    if rec.get("train_accuracy") is not None:
+        parts.append(f"train_{acc} {_fmt(rec['train_accuracy'])}")
+    if rec.get("val_loss") is not None:
+        parts.append(f"val_loss {_fmt(rec['val_loss'])}")
+    if rec.get("val_accuracy") is not None:
+        parts.append(f"val_{acc} {_fmt(rec['val_accuracy'])}")
+    return parts
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -135,13 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{path}: {words} after 0 epochs on {reporter.device}")
         return 0
     summary = [f"{path}: {words} after {final['epoch']} epochs on {reporter.device}:",
-               f"train_loss {_fmt(final['train_loss'])}"]
-    if "train_accuracy" in final:
-        summary.append(f"train_accuracy {_fmt(final['train_accuracy'])}")
-    if final.get("val_loss") is not None:
-        summary.append(f"val_loss {_fmt(final['val_loss'])}")
-    if final.get("val_accuracy") is not None:
-        summary.append(f"val_accuracy {_fmt(final['val_accuracy'])}")
+               *_metric_parts(final, short=False)]
     if result.best_epoch is not None:
         summary.append(f"(best epoch {result.best_epoch}{', weights restored' if result.reason == 'early_stopped' and trainer.records[-1].get('restored_best') else ''})")
     print(" ".join(summary))
