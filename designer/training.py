@@ -2,12 +2,13 @@
 
 Pieces, by role:
 
-* :class:`RunWorker` (a QObject moved to a QThread) runs ``runtime.train.Trainer.run()`` on a
-  *snapshot* of the graph. The trainer calls ``on_record`` in the worker thread; the worker
-  appends the record to a locked queue and emits ``records_ready`` only when the queue was empty,
-  so however fast records come, the GUI thread sees one queued signal per drain. Results
-  (confusion matrix, decision regions...) are computed in the worker thread between batches and
-  emitted as plain numpy data.
+* :class:`RunWorker` (a QObject moved to a QThread) drives one run: the Trainer itself runs on a
+  *snapshot* of the graph in a child process (``runtime.worker``: in a thread it would share the
+  interpreter lock with the painting GUI thread, which measured 2-3x slower; see there). The
+  worker thread reads the child's messages, appends records to a locked queue and emits
+  ``records_ready`` only when the queue was empty, so however fast records come, the GUI thread
+  sees one queued signal per drain. Results (confusion matrix, decision regions...) are computed
+  in the child next to the model and arrive as plain numpy data.
 * :class:`TrainingController` (GUI thread) owns the runs, the current worker and its thread, and
   the actions ``actionTrain``, ``actionPause``, ``actionResume``, ``actionStop``,
   ``actionExportPython``, ``actionExportOnnx``. It feeds the plots, the results view, the canvas
@@ -19,14 +20,16 @@ Pieces, by role:
 
 Invariants:
 
-* torch is imported only when a run starts (in the worker thread), when an export runs, or when
-  the device list is opened, never at designer start-up.
+* torch is imported in the designer's own process only when an export runs or the device list
+  is opened, never at start-up; runs import it in their process (``runtime.worker.warm_up``
+  has a fork server import it once, after the window is up).
 * Widgets are touched only on the GUI thread; signals between threads carry plain data (dicts of
   floats, strings and numpy arrays), never tensors or Qt objects.
 * The trainer sees a deep copy of the graph made when Train was pressed; editing the document
   during a run cannot affect it.
 * ``stop()`` asks the trainer to stop at the next batch boundary; ``shutdown()`` (window closing)
-  also waits for the thread, so no QThread is ever destroyed while running. Every finished thread
+  also waits for the thread (killing the run's process if it does not stop within
+  ``SHUTDOWN_WAIT_MS``), so no QThread is ever destroyed while running. Every finished thread
   and worker is deleted with ``deleteLater`` after ``finished``.
 * At most one run is active. A failed run (divergence, out-of-memory, a failing node) shows a
   message naming the node and leaves the application usable; the next run starts normally.
@@ -36,12 +39,9 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 import time
-import traceback
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, QThread, QTimer, Signal, Slot
@@ -68,50 +68,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph import fileformat
 from graph.document import Graph, GraphEvent
+from runtime.worker import RunRequest
 
 from .plots import LivePlots
-from .results import ResultsView, compute_results
+from .results import ResultsView
 from .runs import Run, RunStore
 
-RESULTS_MIN_INTERVAL_S = 0.5  # results are computed at most this often (and at the end)
-# NOTE: [every step] The designer asks for a step record after every batch (the command line
-# asks for a few a second). A run that diverges within its first epoch then still leaves the
-# finite part of its loss on the plot, and the progress bar moves batch by batch. The cost is one
-# small dict and one queue append per batch; the GUI drains the queue at most 10 times a second.
-STEP_RECORD_INTERVAL_S = 0.0
 DRAIN_INTERVAL_MS = 100  # the GUI takes queued records at most 10 times a second
-# NOTE: [GIL switch interval] For small models the trainer's thread runs many short torch ops
-# that each release and re-take the GIL. While the GUI thread runs Python (painting), every
-# re-take waits up to the interpreter's switch interval (5 ms by default), which can cost the run
-# most of its speed. During a run the interval is lowered so both threads hand over promptly;
-# it is restored when the run ends.
-RUN_SWITCH_INTERVAL_S = 0.0005
-RESULTS_MAX_SHARE = 0.05  # ...and never take more than this share of the run's time
+WARM_UP_DELAY_MS = 1500  # after the window is up, start the runs' fork server
+SHUTDOWN_WAIT_MS = 5000  # closing the window: how long a run may take to stop before it is killed
 
 
 # ====================================================================== worker (its own thread)
 
 
-@dataclass
-class RunRequest:
-    """Everything a worker needs, fixed when the run starts (plain data, no Qt)."""
-
-    graph: Graph  # the snapshot; nobody else holds it
-    base_dir: str | None
-    epochs: int | None
-    seed: int | None
-    batch_size: int | None
-    device: str | None
-    checkpoint_dir: str | None
-    resume_from: str | None = None
-
-
 class RunWorker(QObject):
-    """Runs one Trainer in a worker thread; talks to the GUI only through signals and a queue."""
+    """Drives one run's child process (``runtime.worker.TrainingProcess``) from a worker thread:
+    reads its messages and turns them into signals; talks to the GUI only through signals and a
+    queue."""
 
     records_ready = Signal()  # the queue went from empty to non-empty: call take_records()
-    results_ready = Signal(object)  # a results payload (see designer.results.compute_results)
+    results_ready = Signal(object)  # a results payload (see runtime.results.compute_results)
     run_failed = Signal(object)  # {"error": class name, "message", "node_id", "epoch", "step"}
     run_finished = Signal(object)  # {"reason", "best_epoch", ...}; always the last signal
 
@@ -120,13 +99,9 @@ class RunWorker(QObject):
         self.request = request
         self._lock = threading.Lock()
         self._queue: deque[dict] = deque()
-        self._trainer: Any = None
-        self._stop = False
-        self._pause = False
-        self._results_due = 0.0
-        self._results_context: dict[str, Any] | None = None
-        self._viewer: Any = None
-        self._viewer_mtime = 0
+        self._process: Any = None
+        self._commands: list[str] = []  # asked for before the process existed
+        self._done = False
 
     # ------------------------------------------------------------------ called from the GUI thread
 
@@ -137,158 +112,66 @@ class RunWorker(QObject):
         return records
 
     def request_stop(self) -> None:
-        with self._lock:
-            self._stop = True
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.request_stop()
+        self._command("stop")
 
     def request_pause(self) -> None:
-        with self._lock:
-            self._pause = True
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.request_pause()
+        self._command("pause")
 
     def request_resume(self) -> None:
+        self._command("resume")
+
+    def kill(self) -> None:
+        """End the child process now (a run that did not stop when asked)."""
         with self._lock:
-            self._pause = False
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.request_resume()
+            process = self._process
+        if process is not None:
+            process.kill()
+
+    def _command(self, command: str) -> None:
+        with self._lock:
+            process = self._process
+            if process is None:
+                self._commands.append(command)
+        if process is not None:
+            process.request(command)
 
     # ------------------------------------------------------------------ the worker thread
 
     @Slot()
     def run(self) -> None:
+        from runtime.worker import TrainingProcess, describe_error
+
         summary: dict[str, Any] = {"reason": "failed"}
+        process = None
         try:
-            summary = self._train()
-        except Exception as exc:  # every error becomes a message; the thread always finishes
-            self.run_failed.emit(_describe_error(exc))
+            process = TrainingProcess(self.request)
+            with self._lock:
+                self._process = process
+                commands, self._commands = self._commands, []
+            for command in commands:
+                process.request(command)
+            for kind, payload in process.messages():
+                if kind == "records":
+                    self._enqueue(payload)
+                elif kind == "results":
+                    self.results_ready.emit(payload)
+                elif kind == "failed":
+                    self.run_failed.emit(payload)
+                elif kind == "finished":
+                    summary = payload
+        except Exception as exc:  # e.g. the process could not start; the thread always finishes
+            self.run_failed.emit(describe_error(exc))
         finally:
+            if process is not None:
+                process.close()
             self.run_finished.emit(summary)
 
-    def _train(self) -> dict[str, Any]:
-        # Imports torch: here, in the worker thread, never at designer start-up.
-        from runtime.build import build_model, training_plan
-        from runtime.data import load_dataset
-        from runtime.train import Trainer
-
-        req = self.request
-        plan = training_plan(req.graph, req.base_dir)
-        data = load_dataset(plan.data_params, req.base_dir)
-        self._results_context = self._make_context(data, plan)
-        # A second copy of the model, only for the results view: it loads the weights the trainer
-        # checkpoints after each epoch, so predicting never touches the model being trained.
-        # Built before the run: the trainer seeds the global RNG itself when it starts.
-        self._viewer = build_model(req.graph, req.base_dir, (data.features, data.target))
-        self._viewer.eval()
-        self._viewer_mtime = 0.0
-        trainer = Trainer(req.graph, req.base_dir, epochs=req.epochs, seed=req.seed, device=req.device,
-                          batch_size=req.batch_size, on_record=self._on_record,
-                          checkpoint_dir=req.checkpoint_dir, resume_from=req.resume_from, data=data,
-                          progress_interval=STEP_RECORD_INTERVAL_S)
-        with self._lock:
-            self._trainer = trainer
-            stop, pause = self._stop, self._pause
-        if stop:
-            trainer.request_stop()
-        elif pause:
-            trainer.request_pause()
-        result = trainer.run()
-        # The final model (best weights restored when the graph asks for it): one last update.
-        final = result.history[-1]["epoch"] if result.history else 0
-        self._emit_results(result.predict, force=True, epoch=final)
-        return _result_summary(result)
-
-    def _on_record(self, record: dict) -> None:
+    def _enqueue(self, records: list[dict]) -> None:
         with self._lock:
             was_empty = not self._queue
-            self._queue.append(record)
-        if was_empty:
+            self._queue.extend(records)
+        if was_empty and records:
             self.records_ready.emit()
-        if record.get("kind") in ("epoch", "step") and time.perf_counter() >= self._results_due:
-            self._live_results()
-
-    def _live_results(self) -> None:
-        """Results from the newest checkpoint, if it is newer than the last one shown."""
-        from runtime.checkpoint import LAST
-
-        path = os.path.join(self.request.checkpoint_dir or "", LAST)
-        try:
-            mtime = os.stat(path).st_mtime_ns
-        except OSError:
-            return
-        if mtime == self._viewer_mtime:
-            return
-        self._viewer_mtime = mtime
-        t0 = time.perf_counter()
-        try:
-            from runtime.checkpoint import load_checkpoint
-
-            state = load_checkpoint(path)
-            self._viewer.load_state_dict(state["model"])
-        except Exception:  # a half-written or odd file: try again with the next one
-            return
-        self._emit_results(self._viewer_predict, force=True, epoch=state.get("epoch", 0), started=t0)
-
-    def _viewer_predict(self, x: Any) -> Any:
-        import numpy as np
-        import torch
-
-        dtype = torch.int64 if np.asarray(x).dtype == np.int64 else torch.float32
-        with torch.inference_mode():
-            return self._viewer(torch.as_tensor(np.asarray(x), dtype=dtype)).float().numpy()
-
-    def _emit_results(self, predict: Any, *, force: bool, epoch: Any, started: float | None = None) -> None:
-        """Compute the results payload in this thread, throttled so it costs at most a few
-        per cent of the run (RESULTS_MAX_SHARE) and happens at most every half second."""
-        now = time.perf_counter() if started is None else started
-        if predict is None or self._results_context is None or (not force and now < self._results_due):
-            return
-        try:
-            payload = compute_results(predict, epoch=int(epoch or 0), **self._results_context)
-        except Exception:  # a model that cannot predict (e.g. diverged) must not end the run
-            return
-        cost = time.perf_counter() - now
-        self._results_due = time.perf_counter() + max(RESULTS_MIN_INTERVAL_S, cost / RESULTS_MAX_SHARE)
-        self.results_ready.emit(payload)
-
-    def _make_context(self, data: Any, plan: Any) -> dict[str, Any]:
-        graph = self.request.graph
-        return {
-            "task": plan.task, "classes": plan.target.classes,
-            "x_train": data.x_train, "y_train": data.y_train, "x_val": data.x_val, "y_val": data.y_val,
-            "class_names": data.class_names, "dataset": plan.data_params.get("dataset", ""),
-            "preprocessing": data.preprocessing, "binary_threshold": _binary_threshold(graph),
-        }
-
-
-def _binary_threshold(graph: Graph) -> float:
-    """Where a single-output classifier's outputs split: 0.5 for probabilities (BCELoss), 0 for
-    logits (BCEWithLogitsLoss and anything else)."""
-    return 0.5 if any(n.type == "BCELoss" for n in graph.nodes.values()) else 0.0
-
-
-def _result_summary(result: Any) -> dict[str, Any]:
-    return {"reason": result.reason, "best_epoch": result.best_epoch}
-
-
-def _describe_error(exc: BaseException) -> dict[str, Any]:
-    from runtime.errors import RunError  # light: no torch
-
-    info: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc) or type(exc).__name__,
-                            "node_id": getattr(exc, "node_id", None), "epoch": getattr(exc, "epoch", None),
-                            "step": getattr(exc, "step", None), "bug": not isinstance(exc, RunError)}
-    if info["bug"]:
-        if isinstance(exc, MemoryError):
-            info["message"] = "The computer ran out of memory; try a smaller batch size or model."
-            info["bug"] = False
-        else:
-            tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
-            info["message"] = f"Unexpected error ({type(exc).__name__}): {exc}\n\n{tail}"
-    return info
 
 
 # ====================================================================== GUI thread
@@ -335,7 +218,6 @@ class TrainingController(QObject):
         self._drain_timer.setSingleShot(True)
         self._drain_timer.setInterval(DRAIN_INTERVAL_MS)
         self._drain_timer.timeout.connect(self._drain)
-        self._saved_switch_interval: float | None = None
         self._create_actions()
         self.document.graph_replaced.connect(self._on_document_graph_replaced)
         app = QApplication.instance()
@@ -428,10 +310,10 @@ class TrainingController(QObject):
         self.run = run
         self._run_graph = graph
         self.last_error = None
-        request = RunRequest(graph=graph, base_dir=self.document.base_dir, epochs=run.settings["epochs"],
-                             seed=run.settings["seed"], batch_size=run.settings.get("batch_size"),
-                             device=run.settings["device"], checkpoint_dir=run.checkpoint_dir,
-                             resume_from=resume_from)
+        request = RunRequest(graph_text=fileformat.dumps(graph), base_dir=self.document.base_dir,
+                             epochs=run.settings["epochs"], seed=run.settings["seed"],
+                             batch_size=run.settings.get("batch_size"), device=run.settings["device"],
+                             checkpoint_dir=run.checkpoint_dir, resume_from=resume_from)
         self.plots.start_run(run.node_titles)
         if resume_from is not None:
             self.plots.add_records(run.records)
@@ -454,9 +336,6 @@ class TrainingController(QObject):
         thread.finished.connect(self._on_thread_finished)
         self._worker, self._thread = worker, thread
         self._threads.append((thread, worker))
-        if self._saved_switch_interval is None:
-            self._saved_switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(RUN_SWITCH_INTERVAL_S)
         self._set_state(STATE_RUNNING)
         self._say(f"{run.name}: starting ({run.summary})…", False)
         self.run_started.emit(run)
@@ -504,7 +383,9 @@ class TrainingController(QObject):
         worker.request_stop()
         worker.request_resume()
         thread.quit()
-        thread.wait()
+        if not thread.wait(SHUTDOWN_WAIT_MS):
+            worker.kill()  # a run stuck inside one long batch: its process ends, the thread follows
+            thread.wait()
         self._threads = [(t, w) for t, w in self._threads if t is not thread]
         self._drain()
         # The worker's queued run_finished will never be delivered to a closing window: finish here.
@@ -617,9 +498,6 @@ class TrainingController(QObject):
         run = self.run
         self._worker, self._thread = None, None
         self._drain_timer.stop()
-        if self._saved_switch_interval is not None:
-            sys.setswitchinterval(self._saved_switch_interval)
-            self._saved_switch_interval = None
         if run is not None:
             if run.status != "failed":
                 run.status = summary.get("reason") or "completed"
@@ -712,8 +590,6 @@ class TrainingController(QObject):
 
     def _export_checkpoint(self) -> str | None:
         """The best checkpoint of the newest finished run that trained exactly this graph."""
-        from graph import fileformat
-
         graph = self.document.graph.copy()
         graph.settings["checkpoint_best"] = True
         text = fileformat.dumps(graph)
@@ -1149,6 +1025,15 @@ class TrainingUi:
         self.controller.store.close()
 
 
+def _warm_up() -> None:
+    from runtime.worker import warm_up
+
+    try:
+        warm_up()
+    except (OSError, ValueError, RuntimeError):  # runs then start the slow way; nothing is lost
+        pass
+
+
 def install_training(window: Any, store: RunStore | None = None) -> TrainingUi:
     """Add the training panel, live plots, results view, Run and Export menus to a MainWindow.
 
@@ -1190,4 +1075,7 @@ def install_training(window: Any, store: RunStore | None = None) -> TrainingUi:
 
     ui = TrainingUi(controller, panel, plots_dock, panel_dock)
     window.training = ui
+    # Runs start in milliseconds once the fork server has imported torch: have it do so soon
+    # after the window is up (in its own process: the window never waits for it).
+    QTimer.singleShot(WARM_UP_DELAY_MS, _warm_up)
     return ui

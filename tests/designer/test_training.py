@@ -145,13 +145,35 @@ def test_closing_the_window_during_a_run_stops_it_cleanly(qtbot, window, qt_mess
     controller = start(qtbot, window, "digits_mlp.json", epochs=50, batch=4)
     thread = controller.run_thread
     qtbot.waitUntil(lambda: (controller.progress().get("step") or 0) >= 2, timeout=RUN_TIMEOUT_MS)
+    child = controller._worker._process.process
     window.document.undo_stack.setClean()
     assert window.close()
     assert thread.isFinished()
+    assert not child.is_alive() and child.exitcode == 0  # stopped, not killed; no orphan process
     assert controller.thread_count() == 0 and not controller.active
     assert controller.run.status == "stopped"
     qtbot.wait(100)  # any late queued signal from the worker is ignored
     assert not [m for m in qt_messages if "QThread" in m or "Destroyed" in m], qt_messages
+
+
+def test_training_runs_in_its_own_process_and_its_crash_leaves_the_app_usable(qtbot, window):
+    import signal
+
+    controller = start(qtbot, window, "digits_mlp.json", epochs=50, batch=1)
+    qtbot.waitUntil(lambda: (controller.progress().get("step") or 0) >= 2, timeout=RUN_TIMEOUT_MS)
+    child = controller._worker._process.process
+    assert child.pid != os.getpid() and child.is_alive()
+    os.kill(child.pid, signal.SIGKILL)  # what a native crash or the out-of-memory killer does
+    run = wait_finished(qtbot, controller)
+    assert run.status == "failed"
+    assert "ended unexpectedly" in controller.last_error["message"]
+    assert controller.error_box is not None and "ended unexpectedly" in controller.error_box.text()
+    assert run.records  # what it had sent is kept
+    controller.error_box.close()
+    ui(window).panel.epochs_spin.setValue(1)
+    ui(window).panel.batch_spin.setValue(64)
+    window.actionTrain.trigger()
+    assert wait_finished(qtbot, controller).status == "completed"
 
 
 def test_diverging_run_stops_with_a_message_and_the_next_run_starts(qtbot, window):

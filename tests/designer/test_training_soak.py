@@ -84,3 +84,108 @@ def test_drawing_stays_cheap_at_100k_records(qtbot):
     first = time.perf_counter() - t0
     assert plots.point_count("lr") <= 4097
     assert first < 5.0  # generous: a shared CPU; the point is that it does not grow with history
+
+
+def _feed_for(qtbot, plots, seconds: float, stream) -> float:
+    """Records at full rate for ``seconds`` with the event loop running; returns the time."""
+    import time
+
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        plots.add_records(next(stream) for _ in range(20))
+        qtbot.wait(2)
+    return time.perf_counter() - t0
+
+
+def test_redraws_slow_down_when_painting_is_slow(qtbot, monkeypatch):
+    import time
+
+    import pyqtgraph as pg
+
+    from designer import plots as plots_module
+
+    paint = pg.GraphicsView.paintEvent
+
+    def slow_paint(self, event):
+        time.sleep(0.03)  # a slow machine: each plot takes 30 ms to paint
+        paint(self, event)
+
+    monkeypatch.setattr(pg.GraphicsView, "paintEvent", slow_paint)  # what PlotWidget's paint calls
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 420)
+    plots.show()
+    plots.start_run({})
+    elapsed = _feed_for(qtbot, plots, 3.0, iter(simulated_records(epochs=100_000, steps=50)))
+    # five plots x 30 ms = 150 ms a redraw: at most PAINT_SHARE of the time goes to drawing
+    slowest = 0.8 * 0.15 / plots_module.PAINT_SHARE * 1000  # ms between redraws, at least
+    assert plots.redraw_interval_ms >= slowest
+    assert 2 <= plots.redraw_count <= elapsed * 1000 / slowest + 3  # fewer, but still live
+
+
+def test_never_more_than_twenty_redraws_a_second(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 420)
+    plots.show()
+    plots.start_run({})
+    before = plots.redraw_count
+    elapsed = _feed_for(qtbot, plots, 1.5, iter(simulated_records(epochs=100_000, steps=50)))
+    assert 1 <= plots.redraw_count - before <= elapsed * 20 + 2
+
+
+def test_x_spans_the_planned_epochs_and_a_users_zoom_is_kept(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 420)
+    plots.show()
+    plots.start_run({})
+    records = list(simulated_records(epochs=12, steps=10))
+    first_epochs = [r for r in records if r.get("epoch", 0) <= 3]
+    plots.add_records(first_epochs)
+    plots.flush()
+    for plot in plots.plots:
+        lo, hi = plot.getPlotItem().viewRange()[0]
+        assert lo <= 0 < 12 <= hi < 13, plot.objectName()  # the whole planned run, from the start
+    loss_y = plots.loss_plot.getPlotItem().viewRange()[1]
+    # the user zooms the loss plot: later records do not move it
+    view = plots.loss_plot.getPlotItem().getViewBox()
+    view.setRange(xRange=(1, 2), yRange=(0.5, 1.0), padding=0)
+    view.sigRangeChangedManually.emit([True, True])
+    plots.add_records(r for r in records if r.get("epoch", 0) > 3)
+    plots.flush()
+    x_range, y_range = plots.loss_plot.getPlotItem().viewRange()
+    assert x_range == [1, 2] and y_range == [0.5, 1.0]
+    lo, hi = plots.accuracy_plot.getPlotItem().viewRange()[0]
+    assert lo <= 0 and 12 <= hi < 13
+    # the loss axis was fitted to the first three epochs' losses (1.13 to 2.4), with a margin
+    assert 0.95 < loss_y[0] < 1.12 and 2.35 <= loss_y[1] < 2.6
+    plots.start_run({})
+    plots.add_records(simulated_records(epochs=30, steps=10))
+    plots.flush()
+    lo, hi = plots.loss_plot.getPlotItem().viewRange()[0]
+    assert lo <= 0 and 30 <= hi < 31
+
+
+def test_the_loss_axis_moves_only_when_the_curves_leave_it(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.start_run({})
+    plots.add_records([{"kind": "start", "epochs": 10}])
+
+    def epoch(e, loss):
+        plots.add_records([{"kind": "epoch", "epoch": e, "train_loss": loss, "val_loss": loss}])
+        plots.flush()
+        return plots.loss_plot.getPlotItem().viewRange()[1]
+
+    first = epoch(1, 2.0)
+    assert first[0] < 2.0 < first[1]
+    second = epoch(2, 1.0)  # leaves the range: refit at once
+    assert second[0] < 1.0 and second[1] > 2.0
+    assert epoch(3, 1.5) == second  # inside it: the axis (and its tick labels) stay as they are
+    assert epoch(4, 1.2) == second
+    # the next run starts with a fresh frame, fitted to its own losses
+    plots.start_run({})
+    plots.add_records([{"kind": "start", "epochs": 10}])
+    low = epoch(1, 0.1)
+    assert low[0] < 0.1 < low[1] < 0.2

@@ -1,0 +1,156 @@
+"""Runs in a child process (runtime.worker): the messages a parent sees, stop/pause, batching of
+step records, results next to the model, and a child that dies or a parent that goes away."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+
+from graph import fileformat, load_path
+from runtime.worker import RunRequest, TrainingProcess
+from tests.conftest import SAMPLES
+from tests.runtime.graphs import without_timing
+
+
+def request(sample: str, tmp_path, **kw) -> RunRequest:
+    graph = load_path(SAMPLES / sample)
+    kw.setdefault("checkpoint_dir", str(tmp_path))
+    return RunRequest(graph_text=fileformat.dumps(graph), base_dir=str(SAMPLES), **kw)
+
+
+def collect(proc: TrainingProcess, on_message=None) -> list[tuple[str, object]]:
+    messages = []
+    try:
+        for kind, payload in proc.messages():
+            messages.append((kind, payload))
+            if on_message is not None:
+                on_message(kind, payload, messages)
+    finally:
+        proc.close()
+    return messages
+
+
+def records_of(messages) -> list[dict]:
+    return [r for kind, batch in messages if kind == "records" for r in batch]
+
+
+def test_a_run_streams_records_in_batches_then_results_then_finished(tmp_path):
+    proc = TrainingProcess(request("xor_mlp.json", tmp_path, epochs=30, threads=1))
+    assert proc.process.pid != os.getpid()
+    messages = collect(proc)
+    kinds = [k for k, _ in messages]
+    assert kinds[-1] == "finished" and kinds.count("finished") == 1
+    assert messages[-1][1]["reason"] == "completed"
+    assert "failed" not in kinds
+    records = records_of(messages)
+    assert records[0]["kind"] == "start" and records[-1]["kind"] == "end"
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == list(range(1, 31))
+    assert epochs[-1]["train_accuracy"] == 1.0  # the same run as `netwright train`
+    # the last results payload shows the final model, after the last epoch's records
+    results = [p for k, p in messages if k == "results"]
+    assert results and results[-1]["epoch"] == 30
+    assert results[-1]["regions"]["classes"].shape == (120, 120)  # XOR is 2-D: decision regions
+    assert kinds.index("results") > kinds.index("records")
+    assert os.path.exists(tmp_path / "last.pt")
+
+
+def test_same_request_same_records(tmp_path):
+    def run(folder):
+        folder.mkdir()
+        recs = records_of(collect(TrainingProcess(request("xor_mlp.json", folder, epochs=5, threads=1))))
+        return [without_timing(r) for r in recs if r["kind"] == "epoch"]
+
+    assert run(tmp_path / "a") == run(tmp_path / "b")
+
+
+def test_stop_ends_the_child_at_the_next_batch(tmp_path):
+    proc = TrainingProcess(request("digits_mlp.json", tmp_path, epochs=50, batch_size=1, threads=1))
+    state = {"stopped_at": None}
+
+    def stop_after_a_few_steps(kind, payload, messages):
+        if state["stopped_at"] is None and any(r["kind"] == "step" and r["step"] >= 20
+                                               for r in records_of(messages)):
+            state["stopped_at"] = time.monotonic()
+            proc.request("stop")
+
+    messages = collect(proc, stop_after_a_few_steps)
+    assert messages[-1] == ("finished", {"reason": "stopped", "best_epoch": None})
+    assert time.monotonic() - state["stopped_at"] < 5.0
+    assert not [r for r in records_of(messages) if r["kind"] == "epoch"]  # stopped inside epoch 1
+    assert not proc.process.is_alive()
+
+
+def test_pause_holds_the_run_and_resume_continues(tmp_path):
+    proc = TrainingProcess(request("digits_mlp.json", tmp_path, epochs=2, batch_size=1, threads=1))
+    proc.request("pause")  # before the trainer exists: applied when it starts
+    seen: list[dict] = []
+    for kind, payload in proc.messages():
+        if kind == "records":
+            seen += payload
+            if any(r["kind"] == "paused" for r in payload):
+                break
+    time.sleep(0.5)
+    assert not [r for r in seen if r["kind"] == "epoch"]
+    proc.request("resume")
+    rest = collect(proc)
+    records = seen + records_of(rest)
+    assert any(r["kind"] == "resumed" for r in records)
+    assert rest[-1][1]["reason"] == "completed"
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]
+
+
+def test_a_child_that_dies_is_reported_and_the_stream_still_finishes(tmp_path):
+    proc = TrainingProcess(request("digits_mlp.json", tmp_path, epochs=50, batch_size=1, threads=1))
+
+    def kill_after_first_records(kind, payload, messages):
+        if kind == "records" and proc.process.is_alive():
+            os.kill(proc.process.pid, signal.SIGKILL)  # a native crash, an out-of-memory kill
+
+    messages = collect(proc, kill_after_first_records)
+    kinds = [k for k, _ in messages]
+    assert kinds[-2:] == ["failed", "finished"]
+    info = messages[-2][1]
+    assert "ended unexpectedly" in info["message"] and "-9" in info["message"]
+    assert messages[-1][1]["reason"] == "failed"
+
+
+def test_a_bad_graph_fails_with_the_runtime_message(tmp_path):
+    graph = load_path(SAMPLES / "xor_mlp.json")
+    data = next(n for n in graph.nodes.values() if n.type == "Dataset")
+    graph.nodes[data.id].params["path"] = "missing.csv"
+    graph.nodes[data.id].params["dataset"] = "csv"
+    req = RunRequest(graph_text=fileformat.dumps(graph), base_dir=str(tmp_path), epochs=1,
+                     checkpoint_dir=str(tmp_path))
+    messages = collect(TrainingProcess(req))
+    kinds = [k for k, _ in messages]
+    assert kinds[-2:] == ["failed", "finished"]
+    info = messages[-2][1]
+    assert not info["bug"] and "missing.csv" in info["message"]
+
+
+def test_the_child_stops_when_its_parent_goes_away(tmp_path):
+    proc = TrainingProcess(request("digits_mlp.json", tmp_path, epochs=50, batch_size=1, threads=1))
+    for kind, _ in proc.messages():
+        if kind == "records":
+            break
+    proc._ctrl_w.close()  # what the parent's death does to the control pipe
+    proc.process.join(10.0)
+    assert proc.process.exitcode == 0  # stopped and exited by itself, not killed
+    proc._data_r.close()
+
+
+def test_step_records_after_every_batch_travel_in_batches(tmp_path):
+    messages = collect(TrainingProcess(request("digits_mlp.json", tmp_path, epochs=2, threads=1)))
+    records = records_of(messages)
+    steps = [r for r in records if r["kind"] == "step"]
+    per_epoch = records[0]["steps_per_epoch"]
+    # a step record after every batch but each epoch's last (the epoch record stands for it)
+    assert [r["step"] for r in steps] == list(range(1, per_epoch)) * 2
+    assert [k for k, _ in messages].count("records") < len(steps) / 2
+    payload = [p for k, p in messages if k == "results"][-1]
+    assert isinstance(payload["confusion"], np.ndarray) and payload["confusion"].sum() == 359
+    assert payload["images"]["images"].dtype == np.float32
