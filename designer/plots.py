@@ -230,10 +230,12 @@ class LivePlots(QWidget):
     (tests, end of run). ``overlay_runs`` draws other runs' per-epoch loss and accuracy.
     """
 
-    def __init__(self, parent: QWidget | None = None, capacity: int = DEFAULT_CAPACITY):
+    def __init__(self, parent: QWidget | None = None, capacity: int = DEFAULT_CAPACITY,
+                 paint_share: float = PAINT_SHARE):
         super().__init__(parent)
         self.setObjectName("livePlots")
         self.capacity = capacity
+        self.paint_share = paint_share  # 1.0: redraw as often as drawing allows (soak tests)
         self.loss_plot = make_plot("lossPlot", "Loss", "loss", self)
         self.accuracy_plot = make_plot("accuracyPlot", "Accuracy", "accuracy", self)
         self.lr_plot = make_plot("lrPlot", "Learning rate", "lr", self)
@@ -539,7 +541,8 @@ class LivePlots(QWidget):
         cost = time.perf_counter() - t0 + painted - self._paint_mark
         self._paint_mark = painted
         self._redraw_cost = cost if not self._redraw_cost else 0.7 * self._redraw_cost + 0.3 * cost
-        interval = min(max(REDRAW_INTERVAL_MS, 1000.0 * self._redraw_cost / PAINT_SHARE), MAX_REDRAW_INTERVAL_MS)
+        interval = min(max(REDRAW_INTERVAL_MS, 1000.0 * self._redraw_cost / self.paint_share),
+                       MAX_REDRAW_INTERVAL_MS)
         self._timer.setInterval(round(interval))
 
     @property

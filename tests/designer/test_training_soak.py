@@ -72,11 +72,7 @@ def test_non_finite_values_never_blank_a_plot(qtbot):
 def test_drawing_stays_cheap_at_100k_records(qtbot):
     import time
 
-    plots = LivePlots()
-    qtbot.addWidget(plots)
-    plots.resize(1100, 520)
-    plots.show()
-    plots.start_run({})
+    plots = shown_plots(qtbot, 1100, 520)
     plots.add_records(simulated_records(epochs=2000, steps=50))  # ~100k step records
     t0 = time.perf_counter()
     plots.flush()
@@ -84,6 +80,16 @@ def test_drawing_stays_cheap_at_100k_records(qtbot):
     first = time.perf_counter() - t0
     assert plots.point_count("lr") <= 4097
     assert first < 5.0  # generous: a shared CPU; the point is that it does not grow with history
+
+
+def shown_plots(qtbot, width: int = 900, height: int = 420) -> LivePlots:
+    """A LivePlots on screen (offscreen), ready for a run."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(width, height)
+    plots.show()
+    plots.start_run({})
+    return plots
 
 
 def _feed_for(qtbot, plots, seconds: float, stream) -> float:
@@ -111,11 +117,7 @@ def test_redraws_slow_down_when_painting_is_slow(qtbot, monkeypatch):
         paint(self, event)
 
     monkeypatch.setattr(pg.GraphicsView, "paintEvent", slow_paint)  # what PlotWidget's paint calls
-    plots = LivePlots()
-    qtbot.addWidget(plots)
-    plots.resize(900, 420)
-    plots.show()
-    plots.start_run({})
+    plots = shown_plots(qtbot)
     elapsed = _feed_for(qtbot, plots, 3.0, iter(simulated_records(epochs=100_000, steps=50)))
     # five plots x 30 ms = 150 ms a redraw: at most PAINT_SHARE of the time goes to drawing
     slowest = 0.8 * 0.15 / plots_module.PAINT_SHARE * 1000  # ms between redraws, at least
@@ -124,22 +126,14 @@ def test_redraws_slow_down_when_painting_is_slow(qtbot, monkeypatch):
 
 
 def test_never_more_than_twenty_redraws_a_second(qtbot):
-    plots = LivePlots()
-    qtbot.addWidget(plots)
-    plots.resize(900, 420)
-    plots.show()
-    plots.start_run({})
+    plots = shown_plots(qtbot)
     before = plots.redraw_count
     elapsed = _feed_for(qtbot, plots, 1.5, iter(simulated_records(epochs=100_000, steps=50)))
     assert 1 <= plots.redraw_count - before <= elapsed * 20 + 2
 
 
 def test_x_spans_the_planned_epochs_and_a_users_zoom_is_kept(qtbot):
-    plots = LivePlots()
-    qtbot.addWidget(plots)
-    plots.resize(900, 420)
-    plots.show()
-    plots.start_run({})
+    plots = shown_plots(qtbot)
     records = list(simulated_records(epochs=12, steps=10))
     first_epochs = [r for r in records if r.get("epoch", 0) <= 3]
     plots.add_records(first_epochs)
