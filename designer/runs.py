@@ -65,10 +65,17 @@ class Run:
     records: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     device: str = ""
+    # The epoch records, computed once per change of ``records`` (the runs list and the
+    # progress ask for them after every epoch: a scan each time made long runs quadratic).
+    _epochs_cache: tuple[int, int, list[dict]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def epochs(self) -> list[dict]:
-        return [r for r in self.records if r.get("kind") == "epoch"]
+        key = (id(self.records), len(self.records))
+        cache = self._epochs_cache
+        if cache is None or cache[:2] != key:
+            cache = self._epochs_cache = (*key, [r for r in self.records if r.get("kind") == "epoch"])
+        return cache[2]
 
     @property
     def last_epoch(self) -> int:
@@ -110,15 +117,20 @@ class Run:
         if kind == "epoch":
             # A resumed run restarts at the checkpoint's epoch: drop anything it will redo.
             epoch = record.get("epoch")
-            if self.records and isinstance(epoch, int):
+            if isinstance(epoch, int) and self.last_epoch >= epoch:
                 self.records = [r for r in self.records
                                 if r.get("kind") != "epoch" or int(r.get("epoch", 0)) < epoch]
+                self._epochs_cache = None
         elif kind == "start":
             self.device = str(record.get("device", self.device))
         elif kind == "end":
             if record.get("best_epoch") is not None:
                 self.best_epoch = int(record["best_epoch"])
         self.records.append(record)
+        cache = self._epochs_cache
+        if kind == "epoch" and cache is not None and cache[:2] == (id(self.records), len(self.records) - 1):
+            cache[2].append(record)
+            self._epochs_cache = (cache[0], cache[1] + 1, cache[2])
 
     def metrics_csv(self) -> str:
         """The run's per-epoch metrics as CSV text: scalar columns, then one column per node
