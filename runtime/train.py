@@ -29,13 +29,16 @@ a run of the script give the same numbers (same torch version and device):
    ``opt.step()``; ``modules.apply_max_norm`` when any layer sets max_norm.
    Dropout and DropConnect draw from the global torch RNG; diagnostics draw nothing and change
    no numbers (they only read activations, gradients and weights).
-6. Epoch metrics. ``loss_buf[k] = loss.detach()`` (float32, on the device);
-   ``train_loss = (loss_buf * sizes).sum() / n_train`` where ``sizes[k]`` is batch k's row count
+6. Epoch metrics. ``losses[k]`` = batch k's data loss as float32 (on an accelerator
+   ``loss_buf[k] = loss.detach()`` on the device; on the CPU the ``loss.item()`` of the NaN
+   check, made a float32 tensor at the end of the epoch: the same values);
+   ``train_loss = (losses * sizes).sum() / n_train`` where ``sizes[k]`` is batch k's row count
    (float32): the size-weighted mean of the per-batch data loss, without the penalty. For
-   classification the batch predictions are stored (``pred_buf[rows] = pred.detach()``) and
-   ``train_accuracy = float(modules.correct_count(loss, pred_buf, y_train[perm])) / n_train``:
-   from the same forward passes (the count crosses to the host as float32, exact below 2**24,
-   and is divided there in Python floats). Validation: ``model.eval()`` and ``torch.no_grad()``
+   classification the batch predictions are kept (``preds.append(pred.detach())``) and
+   ``train_accuracy = float(modules.correct_count(loss, torch.cat(preds), y_train[perm])) /
+   n_train``: from the same forward passes (the count is exact, so it equals the sum of
+   per-batch counts; it crosses to the host as float32, exact below 2**24, and is divided
+   there in Python floats). Validation: ``model.eval()`` and ``torch.no_grad()``
    over the validation split in chunks of ``VAL_CHUNK`` rows: ``val_loss = (Σ loss_fn(pred_c,
    y_c) * len_c) / n_val`` (summed in chunk order on the device, float32);
    ``val_accuracy = float(Σ correct_count) / n_val``. ``lr`` is ``opt.param_groups[0]["lr"]``
@@ -75,6 +78,7 @@ Invariants: same graph + seed + device (CPU) → identical records apart from th
 The hot loop does no host sync per step on accelerators; on the CPU, where ``.item()`` is not a
 sync, the loss is checked for NaN/Inf after every step (an accelerator checks it whenever it
 emits a record and at the end of each epoch, and names the first bad step from ``loss_buf``).
+On the CPU a diverging run therefore stops within the step whose loss is not finite.
 """
 
 from __future__ import annotations
@@ -344,12 +348,21 @@ class Trainer:
         shuffle = bool(plan.data_params.get("shuffle", True))
         classification = plan.classification
         sizes = torch.tensor([min(bs, n_train - k * bs) for k in range(steps)], dtype=torch.float32, device=device)
-        loss_buf = torch.zeros(steps, dtype=torch.float32, device=device)
-        pred_buf = None
-        if classification:
-            pred_shape = model.nodes[-1].output.shape if model.nodes else tuple(plan.features.shape)
-            pred_buf = torch.empty((n_train, *pred_shape), dtype=torch.float32, device=device)
         check_each_step = device.type == "cpu" if self.check_every_step is None else self.check_every_step
+        # NOTE: [batch losses] Where each step fetches its loss (.item() for the NaN check), the
+        # batch losses are kept as those Python floats: float32 values exactly, so the float32
+        # tensor made from them at the end of the epoch equals the device buffer that the
+        # accelerator path fills (loss_buf[k] = loss.detach()), and so do the sums. The list
+        # saves a select and a copy per step.
+        loss_vals: list[float] = [0.0] * steps
+        loss_buf = None if check_each_step else torch.zeros(steps, dtype=torch.float32, device=device)
+
+        def batch_losses(upto: int) -> torch.Tensor:
+            """The first ``upto`` batch losses of the epoch (float32, on the device)."""
+            if loss_buf is not None:
+                return loss_buf[:upto]
+            return torch.tensor(loss_vals[:upto], dtype=torch.float32, device=device)
+
         emit_steps = self.progress_interval is not None
         interval = max(float(self.progress_interval or 0.0), 0.0)
         run_start = time.perf_counter()
@@ -370,6 +383,8 @@ class Trainer:
                 next_emit = t0 + interval
                 acts: dict[str, torch.Tensor] = {}
                 grad_norms: list[torch.Tensor] = []
+                # the epoch's batch predictions (detached: no copy, no graph kept), for accuracy
+                preds: list[torch.Tensor] | None = [] if classification else None
                 for k in range(steps):
                     if self._interrupt:
                         self._honour_requests()
@@ -401,23 +416,29 @@ class Trainer:
                     opt.step()
                     if constraints:
                         modules.apply_max_norm(constraints)
-                    loss_buf[k] = loss.detach()
-                    if pred_buf is not None:
-                        pred_buf[lo:lo + bs] = pred.detach()
-                    if check_each_step and not math.isfinite(loss.item()):
-                        self._diverged(epoch, k + 1, loss.item(), lr, clip)
+                    if loss_buf is None:
+                        value = loss.item()
+                        loss_vals[k] = value
+                        if not math.isfinite(value):
+                            self._diverged(epoch, k + 1, value, lr, clip)
+                    else:
+                        loss_buf[k] = loss.detach()
+                    if preds is not None:
+                        preds.append(pred.detach())
                     if emit_steps and k != last_step:
                         now = time.perf_counter()
                         if now >= next_emit:
                             next_emit = now + interval
-                            self._step_record(epoch, k, steps, bs, n_train, loss_buf, sizes, lr, run_start, clip)
+                            self._step_record(epoch, k, steps, bs, n_train, batch_losses(k + 1), sizes, lr,
+                                              run_start, clip)
                 # the epoch's training phase ends here
                 synchronize(device)
                 train_seconds = time.perf_counter() - t0 - self._paused_seconds
-                stats = [(loss_buf * sizes).sum() / n_train]
-                if pred_buf is not None:
+                losses = batch_losses(steps)
+                stats = [(losses * sizes).sum() / n_train]
+                if preds is not None:
                     target = y_train if perm is None else y_train[perm]
-                    stats.append(modules.correct_count(loss_type, pred_buf, target))
+                    stats.append(modules.correct_count(loss_type, torch.cat(preds), target))
                 if n_val:
                     model.eval()
                     val_loss, val_correct = _evaluate(model, loss_fn, loss_type, x_val, y_val,
@@ -441,9 +462,9 @@ class Trainer:
                 it = iter(values)
                 train_loss = next(it)
                 if not math.isfinite(train_loss):
-                    self._find_divergence(epoch, loss_buf, steps, lr, clip)
+                    self._find_divergence(epoch, losses, lr, clip)
                 rec: Record = {"kind": "epoch", "epoch": epoch, "train_loss": train_loss}
-                train_acc = next(it) / n_train if pred_buf is not None else None
+                train_acc = next(it) / n_train if preds is not None else None
                 val_loss = next(it) if n_val else None
                 val_acc = next(it) / n_val if n_val and classification else None
                 rec["val_loss"] = val_loss
@@ -496,20 +517,23 @@ class Trainer:
 
     # ------------------------------------------------------------ helpers
 
-    def _step_record(self, epoch: int, k: int, steps: int, bs: int, n_train: int, loss_buf: torch.Tensor,
+    def _step_record(self, epoch: int, k: int, steps: int, bs: int, n_train: int, losses: torch.Tensor,
                      sizes: torch.Tensor, lr: float, run_start: float, clip: float) -> None:
-        done = (loss_buf[:k + 1] * sizes[:k + 1]).sum()
+        """``losses``: the epoch's batch losses up to and including step ``k`` (0-based)."""
+        done = (losses * sizes[:k + 1]).sum()
         running = done.item() / float(min((k + 1) * bs, n_train))
         if not math.isfinite(running):  # an accelerator's deferred NaN check
-            self._find_divergence(epoch, loss_buf, k + 1, lr, clip)
+            self._find_divergence(epoch, losses, lr, clip)
         self._emit({"kind": "step", "epoch": epoch, "step": k + 1, "steps": steps,
                     "samples_seen": min((k + 1) * bs, n_train), "train_loss_running": running, "lr": lr,
                     "seconds": time.perf_counter() - run_start})
 
-    def _find_divergence(self, epoch: int, loss_buf: torch.Tensor, upto: int, lr: float, clip: float) -> None:
-        bad = (~torch.isfinite(loss_buf[:upto])).nonzero()
-        k = int(bad[0, 0]) if len(bad) else upto - 1
-        self._diverged(epoch, k + 1, float(loss_buf[k]), lr, clip)
+    def _find_divergence(self, epoch: int, losses: torch.Tensor, lr: float, clip: float) -> None:
+        """Raise for the first non-finite batch loss in ``losses`` (the last batch when all are
+        finite but their weighted sum overflowed)."""
+        bad = (~torch.isfinite(losses)).nonzero()
+        k = int(bad[0, 0]) if len(bad) else len(losses) - 1
+        self._diverged(epoch, k + 1, float(losses[k]), lr, clip)
 
     @staticmethod
     def _diverged(epoch: int, step: int, value: float, lr: float, clip: float) -> None:
@@ -574,6 +598,8 @@ def _norm(tensors: list[torch.Tensor | None], device: torch.device) -> torch.Ten
     parts = [torch.linalg.vector_norm(t.detach()) for t in tensors if t is not None]
     if not parts:
         return torch.zeros((), device=device)
+    if len(parts) == 1:  # most layers: one weight tensor
+        return parts[0]
     return torch.linalg.vector_norm(torch.stack(parts))
 
 
