@@ -56,8 +56,10 @@ Records
   first_epoch, seed, task, classes, loss, optimizer, nodes, node_types, parametric, relu_like,
   saturating, total_params, history}`` — ``history``: epoch records restored from a checkpoint.
 * ``{"kind": "step", epoch, step, steps, samples_seen, train_loss_running, lr, seconds}`` at most
-  every ``progress_interval`` seconds within an epoch (the only host sync a step record costs;
-  0 = after every step, None = no step records).
+  every ``progress_interval`` seconds within an epoch (0 = after every step, None = no step
+  records). ``train_loss_running``: the size-weighted mean batch loss of the epoch so far; on
+  the CPU summed in Python floats as the steps go (O(1) a record), on an accelerator from the
+  device buffer (the only host sync a step record costs there).
 * ``{"kind": "epoch", epoch, train_loss, val_loss, [train_accuracy, val_accuracy], lr,
   epoch_seconds, samples_per_second, grad_norm, weight_norm, dead_fraction,
   saturated_fraction, improved, best_epoch}``. ``val_*`` are None without a validation split;
@@ -356,6 +358,9 @@ class Trainer:
         # saves a select and a copy per step.
         loss_vals: list[float] = [0.0] * steps
         loss_buf = None if check_each_step else torch.zeros(steps, dtype=torch.float32, device=device)
+        # The running loss of step records, where the losses are Python floats: summed as they
+        # come (a step record after every batch must not re-sum the epoch so far each time).
+        size_vals = [float(min(bs, n_train - k * bs)) for k in range(steps)]
 
         def batch_losses(upto: int) -> torch.Tensor:
             """The first ``upto`` batch losses of the epoch (float32, on the device)."""
@@ -385,6 +390,7 @@ class Trainer:
                 grad_norms: list[torch.Tensor] = []
                 # the epoch's batch predictions (detached: no copy, no graph kept), for accuracy
                 preds: list[torch.Tensor] | None = [] if classification else None
+                seen_loss = 0.0  # this epoch's size-weighted batch losses so far (CPU path)
                 for k in range(steps):
                     if self._interrupt:
                         self._honour_requests()
@@ -419,6 +425,7 @@ class Trainer:
                     if loss_buf is None:
                         value = loss.item()
                         loss_vals[k] = value
+                        seen_loss += value * size_vals[k]
                         if not math.isfinite(value):
                             self._diverged(epoch, k + 1, value, lr, clip)
                     else:
@@ -429,7 +436,7 @@ class Trainer:
                         now = time.perf_counter()
                         if now >= next_emit:
                             next_emit = now + interval
-                            self._step_record(epoch, k, steps, bs, n_train, batch_losses(k + 1), sizes, lr,
+                            self._step_record(epoch, k, steps, bs, n_train, loss_buf, sizes, seen_loss, lr,
                                               run_start, clip)
                 # the epoch's training phase ends here
                 synchronize(device)
@@ -517,13 +524,17 @@ class Trainer:
 
     # ------------------------------------------------------------ helpers
 
-    def _step_record(self, epoch: int, k: int, steps: int, bs: int, n_train: int, losses: torch.Tensor,
-                     sizes: torch.Tensor, lr: float, run_start: float, clip: float) -> None:
-        """``losses``: the epoch's batch losses up to and including step ``k`` (0-based)."""
-        done = (losses * sizes[:k + 1]).sum()
-        running = done.item() / float(min((k + 1) * bs, n_train))
-        if not math.isfinite(running):  # an accelerator's deferred NaN check
-            self._find_divergence(epoch, losses, lr, clip)
+    def _step_record(self, epoch: int, k: int, steps: int, bs: int, n_train: int, loss_buf: torch.Tensor | None,
+                     sizes: torch.Tensor, seen_loss: float, lr: float, run_start: float, clip: float) -> None:
+        """After step ``k`` (0-based). ``loss_buf``: the device buffer of batch losses on an
+        accelerator; None where the losses are Python floats, summed so far in ``seen_loss``."""
+        seen = float(min((k + 1) * bs, n_train))
+        if loss_buf is None:
+            running = seen_loss / seen
+        else:
+            running = (loss_buf[:k + 1] * sizes[:k + 1]).sum().item() / seen
+            if not math.isfinite(running):  # an accelerator's deferred NaN check
+                self._find_divergence(epoch, loss_buf[:k + 1], lr, clip)
         self._emit({"kind": "step", "epoch": epoch, "step": k + 1, "steps": steps,
                     "samples_seen": min((k + 1) * bs, n_train), "train_loss_running": running, "lr": lr,
                     "seconds": time.perf_counter() - run_start})
