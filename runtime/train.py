@@ -115,7 +115,7 @@ Record = dict[str, Any]
 class RunResult:
     """What a finished run leaves: its records, best epoch, the trained model and a predictor."""
 
-    records: list[Record]
+    records: list[Record]  # every record but step records (those go to on_record only)
     history: list[Record]  # every epoch record, including those restored from a checkpoint
     reason: str  # "completed", "early_stopped" or "stopped"
     best_epoch: int | None
@@ -230,7 +230,8 @@ class Trainer:
             self._interrupt = self._stop.is_set() or not self._go.is_set()
 
     def _emit(self, record: Record) -> None:
-        self.records.append(record)
+        if record["kind"] != "step":  # progress only: a run of hours would keep millions
+            self.records.append(record)
         if self.on_record is not None:
             self.on_record(record)
 
