@@ -925,9 +925,14 @@ class TrainingPanel(QWidget):
         self._update_buttons()
 
     def _on_controller_run_updated(self, run: Run) -> None:
+        label = run.label()
+        # Only the text changes: without the blocker every epoch would re-draw the overlays.
+        blocker = QSignalBlocker(self.runs_list)
         for item in self._items():
-            if item.data(Qt.ItemDataRole.UserRole) == run.run_id:
-                item.setText(run.label())
+            if item.data(Qt.ItemDataRole.UserRole) == run.run_id and item.text() != label:
+                item.setText(label)
+        del blocker
+        self.runs_list.viewport().update()
         self._update_buttons()
 
     def _items(self) -> list[QListWidgetItem]:

@@ -41,8 +41,9 @@ def percentile(values: list[float], q: float) -> float:
     return s[k]
 
 
-def designer_run(window, epochs: int) -> tuple[list[float], list[float], float]:
-    """One run in the window; returns (timer lateness in ms, samples/s per epoch, wall seconds)."""
+def designer_run(window, epochs: int) -> tuple[list[float], list[float], float, float]:
+    """One run in the window; returns (timer lateness in ms, samples/s per epoch, wall seconds,
+    CPU seconds of the designer's own process per wall second: painting, the run's reader thread)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     controller = window.training.controller
@@ -66,15 +67,17 @@ def designer_run(window, epochs: int) -> tuple[list[float], list[float], float]:
     controller.run_finished.connect(loop.quit)
     timer.start()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     window.actionTrain.trigger()
     loop.exec()
     wall = time.perf_counter() - t0
+    state["gui_cpu_share"] = (time.process_time() - cpu0) / wall
     timer.stop()
     controller.run_finished.disconnect(loop.quit)
     run = controller.run
     assert run.status == "completed", run.message
     sps = [r["samples_per_second"] for r in run.epochs]
-    return late, sps, wall
+    return late, sps, wall, state["gui_cpu_share"]
 
 
 def cli_run(epochs: int) -> tuple[list[float], float]:
@@ -109,12 +112,12 @@ def main() -> None:
     ours: list[float] = []
     theirs: list[float] = []
     for i in range(args.rounds):
-        late, sps, wall = designer_run(window, args.epochs)
+        late, sps, wall, gui_cpu = designer_run(window, args.epochs)
         all_late += late
         ours += sps[1:]
         print(f"round {i + 1}: designer median {statistics.median(sps[1:]):,.0f} samples/s "
-              f"(run {wall:.1f} s incl. start-up); timer p99 late {percentile(late, 99):.1f} ms "
-              f"over {len(late)} ticks")
+              f"(run {wall:.1f} s incl. start-up; the window's process used {gui_cpu:.0%} of a CPU); "
+              f"timer p99 late {percentile(late, 99):.1f} ms over {len(late)} ticks")
         sps, wall = cli_run(args.epochs)
         theirs += sps[1:]
         print(f"round {i + 1}: netwright train median {statistics.median(sps[1:]):,.0f} samples/s "

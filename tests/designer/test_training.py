@@ -300,3 +300,18 @@ def test_full_batch_setting_shows_and_round_trips(window):
     assert data.params["batch_size"] == 16
     panel.batch_spin.setValue(0)
     assert data.params["batch_size"] == 0
+
+
+def test_epoch_updates_of_the_runs_list_do_not_redraw_the_overlays(qtbot, window, monkeypatch):
+    controller = start(qtbot, window, "digits_mlp.json", epochs=2)
+    first = wait_finished(qtbot, controller)
+    panel = ui(window).panel
+    panel.set_overlaid([first.run_id])  # the user ticks the first run: drawn once
+    calls = []
+    real = controller.plots.overlay_runs
+    monkeypatch.setattr(controller.plots, "overlay_runs", lambda runs: (calls.append(len(runs)), real(runs)))
+    panel.epochs_spin.setValue(6)
+    window.actionTrain.trigger()
+    second = wait_finished(qtbot, controller)
+    assert len(second.epochs) == 6 and "done" in panel.runs_list.item(0).text() + panel.runs_list.item(1).text()
+    assert calls == []  # six label updates, no overlay rebuilds
