@@ -72,11 +72,11 @@ class ExportError(RunError):
 
 
 # Standard-library modules the script may import (the tests walk its AST against this list).
-STDLIB_IMPORTS = ("argparse", "csv", "io", "json", "math", "os", "time", "zipfile")
+STDLIB_IMPORTS = ("argparse", "csv", "gc", "io", "json", "math", "os", "time", "zipfile")
 THIRD_PARTY_IMPORTS = ("numpy", "sklearn", "torch")
 # Module names the script binds at top level; a file's ids never shadow them.
 SCRIPT_GLOBALS = frozenset({
-    "argparse", "json", "math", "os", "time", "np", "torch", "nn", "F", "dist", "DistributedDataParallel",
+    "argparse", "gc", "json", "math", "os", "time", "np", "torch", "nn", "F", "dist", "DistributedDataParallel",
     "Model", "load_data", "make_loss", "make_optimizer", "make_scheduler", "loss_target", "penalty",
     "apply_max_norm", "accuracy", "train", "main", "pick_device", "setup_distributed", "all_sum",
     "evaluate", "parse_args", "HERE", "SETTINGS", "DATA_FILE", "INITIAL_WEIGHTS", "REGULARISED",
@@ -597,6 +597,9 @@ def train(args):
         return records
     finally:
         if world_size > 1:
+            # Free the DDP wrapper (held by reference cycles) while the group
+            # exists: collected after it, at exit, it can abort the process.
+            gc.collect()
             dist.destroy_process_group()
 
 
@@ -819,8 +822,9 @@ def export_python(graph: Graph, base_dir: str | None = None, checkpoint: str | N
         needs |= set(getattr(datagen, "EXPORT_NEEDS", {}).get(name, ()))
     data_defs, data_imports = _library(datagen).closure(needs)
 
-    imports = {("import", "argparse", None), ("import", "json", None), ("import", "math", None),
-               ("import", "os", None), ("import", "time", None), ("import", "numpy", "np"),
+    imports = {("import", "argparse", None), ("import", "gc", None), ("import", "json", None),
+               ("import", "math", None), ("import", "os", None), ("import", "time", None),
+               ("import", "numpy", "np"),
                ("import", "torch", None), ("import", "torch.distributed", "dist"),
                ("from", "torch", "nn"), ("from", "torch.nn.parallel", "DistributedDataParallel")}
     for lib, names in ((_library(modules), mod_imports), (_library(datagen), data_imports)):
