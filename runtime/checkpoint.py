@@ -1,8 +1,12 @@
 """Checkpoints: everything needed to resume a run exactly, written atomically, read safely.
 
-A checkpoint folder holds ``last.pt`` (written after every epoch when the run has a checkpoint
-folder) and ``best.pt`` (written when the monitored loss improves and the graph's
-``checkpoint_best`` setting is on). Each file is one ``torch.save``'d dict of plain data:
+A checkpoint folder holds ``last.pt`` (the newest finished epoch, when the run has a checkpoint
+folder) and ``best.pt`` (the newest epoch whose monitored loss improved, when the graph's
+``checkpoint_best`` setting is on). The Trainer writes them after every epoch, or, with a
+``checkpoint_interval`` (the designer's runs: a few seconds), at most that often and always when
+the run ends, however it ends (completed, stopped, diverged, failed): an epoch of a few
+milliseconds then does not pay two synced file writes. Each file is one ``torch.save``'d dict
+of plain data:
 
 ``format``  ``"netwright-checkpoint"``; ``version`` 1
 ``graph``   the graph file's JSON text (what was trained; the exporter can rebuild from it)

@@ -176,6 +176,7 @@ class Trainer:
         resume_from: str | None = None,
         progress_interval: float | None = 0.25,
         data: Any = None,
+        checkpoint_interval: float = 0.0,
     ) -> None:
         self.graph = graph.copy()  # a snapshot: editing the document during a run is safe
         self.base_dir = base_dir
@@ -188,6 +189,12 @@ class Trainer:
         self.resume_from = resume_from
         self.progress_interval = progress_interval
         self.data = data  # a DataBundle to train on instead of loading the Dataset node's data
+        # Seconds between checkpoint writes: 0 writes after every epoch; more keeps the newest
+        # epoch's state in memory and writes it at most that often, and when the run ends.
+        self.checkpoint_interval = checkpoint_interval
+        # The model being trained, once built. Observers (on_record) may read its weights, e.g.
+        # copy them between steps; they must never change them.
+        self.model: GraphModule | None = None
         self.records: list[Record] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -281,6 +288,7 @@ class Trainer:
         torch.manual_seed(seed)
         model = build_model(graph, self.base_dir, (bundle.features, bundle.target), analysis=analysis)
         model.to(device)
+        self.model = model
         params = list(model.parameters())
         if not params:
             raise BuildError("the model has no trainable parameters: add a layer (e.g. Linear) before the loss")
@@ -378,6 +386,7 @@ class Trainer:
         loss_type = plan.loss_type
         loss_label = f"Node '{plan.loss_node}' ({graph.nodes[plan.loss_node].type})"
 
+        saver = _Checkpointer(self.checkpoint_dir, self.checkpoint_interval) if self.checkpoint_dir else None
         epoch = start_epoch
         try:
             for epoch in range(start_epoch + 1, epochs + 1):
@@ -500,12 +509,11 @@ class Trainer:
                 self._emit(rec)
                 if sched is not None:
                     sched.step()
-                if self.checkpoint_dir:
-                    saved = self._checkpoint_state(graph_text, epoch, seed, bs, epochs, device, model, opt, sched,
-                                                   gen, best, best_epoch, bad_epochs, best_state, history)
-                    ckpt.save_checkpoint(os.path.join(self.checkpoint_dir, ckpt.LAST), saved)
-                    if improved and settings["checkpoint_best"]:
-                        ckpt.save_checkpoint(os.path.join(self.checkpoint_dir, ckpt.BEST), saved)
+                if saver is not None:
+                    state_args = (graph_text, epoch, seed, bs, epochs, device, model, opt, sched, gen, best,
+                                  best_epoch, bad_epochs, best_state, history)
+                    saver.epoch_done(lambda copy: self._checkpoint_state(*state_args, copy=copy),
+                                     best=improved and settings["checkpoint_best"])
                 if patience > 0 and bad_epochs >= patience:
                     reason = "early_stopped"
                     if keep_best and best_state is not None:
@@ -516,6 +524,15 @@ class Trainer:
                     self._honour_requests()
         except _Stopped:
             reason = "stopped"
+        except BaseException:
+            if saver is not None:  # the last finished epoch stays resumable; the run's error wins
+                try:
+                    saver.flush()
+                except CheckpointError:
+                    pass
+            raise
+        if saver is not None:
+            saver.flush()
         completed = history[-1]["epoch"] if history else 0
         self._emit({"kind": "end", "reason": reason, "epochs_completed": completed, "best_epoch": best_epoch,
                     "restored_best": restored, "seconds": time.perf_counter() - run_start})
@@ -559,19 +576,29 @@ class Trainer:
     def _checkpoint_state(graph_text: str, epoch: int, seed: int, bs: int, epochs: int, device: torch.device,
                           model: GraphModule, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator,
                           best: float, best_epoch: int | None, bad_epochs: int,
-                          best_state: dict | None, history: list[Record]) -> dict:
+                          best_state: dict | None, history: list[Record], copy: bool = False) -> dict:
+        """The checkpoint of the epoch just finished. ``copy``: tensors cloned (on their device)
+        so that the state can be written later while training goes on; the records are taken
+        when it is written (``history`` only grows)."""
+        model_state = {k: v.detach() for k, v in model.state_dict().items()}
+        opt_state = opt.state_dict()
+        sched_state = sched.state_dict() if sched is not None else None
+        if copy:
+            model_state, opt_state, sched_state = _copied((model_state, opt_state, sched_state))
+        n_records = len(history)
         return {
             "graph": graph_text,
             "epoch": epoch,
             "config": {"seed": seed, "batch_size": bs, "epochs": epochs, "device": device.type},
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict() if sched is not None else None,
+            "model": model_state,
+            "optimizer": opt_state,
+            "scheduler": sched_state,
             "rng": {"torch": torch.get_rng_state(), "shuffle": gen.get_state(),
                     "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
             "early_stopping": {"best": best, "best_epoch": best_epoch, "bad_epochs": bad_epochs},
-            "best_model": {k: v.detach().cpu() for k, v in best_state.items()} if best_state else None,
-            "records": [dict(r) for r in history],
+            # best_state is replaced when the monitor improves, never changed in place
+            "best_model": best_state or None,
+            "records": lambda: [dict(r) for r in history[:n_records]],
         }
 
     @staticmethod
@@ -595,6 +622,65 @@ class Trainer:
                 torch.cuda.set_rng_state(rng["cuda"], device)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"the checkpoint cannot be restored: {' '.join(str(exc).split())[:300]}") from None
+
+
+class _Checkpointer:
+    """Writes a run's ``last.pt`` (and ``best.pt``) in its checkpoint folder, after every epoch
+    or, with an interval, at most every ``interval`` seconds: the epochs in between are kept as
+    one copied state in memory (the newest) and written by the next due write or by
+    :meth:`flush` when the run ends. A pending best state is always written with the next write,
+    so ``best.pt`` is never older than what ``last.pt`` says was best."""
+
+    def __init__(self, folder: str, interval: float):
+        self.folder = folder
+        self.interval = max(float(interval or 0.0), 0.0)
+        self._due = time.perf_counter() + self.interval
+        self._last: dict | None = None  # newest epoch's copied state, not yet written
+        self._best: dict | None = None  # newest improved epoch's copied state, not yet written
+
+    def epoch_done(self, make_state: Callable[[bool], dict], best: bool) -> None:
+        """``make_state(copy)``: the finished epoch's state; ``best``: it goes to best.pt too."""
+        now = time.perf_counter()
+        if now >= self._due:
+            state = make_state(False)  # written now, before training changes it: no copy
+            self._write(state, best_state=state if best else self._best)
+            self._due = time.perf_counter() + self.interval
+        else:
+            self._last = make_state(True)
+            if best:
+                self._best = self._last
+
+    def flush(self) -> None:
+        """Write what is pending (the run ends, however it ends)."""
+        if self._last is not None:
+            self._write(self._last, best_state=self._best)
+
+    def _write(self, state: dict, best_state: dict | None) -> None:
+        self._last = self._best = None
+        if best_state is not None:
+            ckpt.save_checkpoint(os.path.join(self.folder, ckpt.BEST), _for_file(best_state))
+        ckpt.save_checkpoint(os.path.join(self.folder, ckpt.LAST), _for_file(state))
+
+
+def _for_file(state: dict) -> dict:
+    """A state of Trainer._checkpoint_state as the checkpoint file stores it (weights on the CPU)."""
+    out = dict(state)
+    out["model"] = {k: v.cpu() for k, v in state["model"].items()}
+    if state["best_model"] is not None:
+        out["best_model"] = {k: v.detach().cpu() for k, v in state["best_model"].items()}
+    out["records"] = state["records"]()
+    return out
+
+
+def _copied(obj: Any) -> Any:
+    """``obj`` with every tensor in it cloned (dicts, lists and tuples rebuilt)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _copied(v) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_copied(v) for v in obj)
+    return obj
 
 
 def _first(*values: Any) -> Any:

@@ -72,6 +72,91 @@ def test_checkpoint_best_writes_the_best_epoch(tmp_path):
     assert [n for n in os.listdir(folder) if n.endswith(".tmp")] == []
 
 
+def _count_writes(monkeypatch) -> list[tuple[str, int]]:
+    writes: list[tuple[str, int]] = []
+    save = ckpt.save_checkpoint
+
+    def counting(path, state):
+        writes.append((os.path.basename(path), state["epoch"]))
+        save(path, state)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", counting)
+    return writes
+
+
+def test_checkpoint_interval_writes_when_the_run_stops_and_resumes_exactly(tmp_path, monkeypatch):
+    """The designer's runs checkpoint at most every few seconds: the epochs in between stay in
+    memory, and the newest finished one is written when the run is stopped mid-epoch."""
+    g = resumable_graph(tmp_path, checkpoint_best=True)
+    full = Trainer(g, str(tmp_path), epochs=6, device="cpu").run()
+    writes = _count_writes(monkeypatch)
+    folder = tmp_path / "ck"
+    trainer = Trainer(g, str(tmp_path), epochs=6, device="cpu", checkpoint_dir=str(folder), progress_interval=0,
+                      checkpoint_interval=1000.0)
+
+    def stop_in_epoch_4(record):
+        if record["kind"] == "step" and record["epoch"] == 4 and record["step"] == 2:
+            trainer.request_stop()
+
+    trainer.on_record = stop_in_epoch_4
+    first = trainer.run()
+    assert first.reason == "stopped" and len(first.history) == 3
+    # one write at the end, not one per epoch; best.pt holds the best of the three epochs
+    assert writes == [("best.pt", first.best_epoch), ("last.pt", 3)]
+    assert ckpt.load_checkpoint(folder / ckpt.BEST)["early_stopping"]["best_epoch"] == first.best_epoch
+    assert len(ckpt.load_checkpoint(folder)["records"]) == 3
+    resumed = Trainer(g, str(tmp_path), epochs=6, device="cpu", resume_from=str(folder)).run()
+    assert [without_timing(r) for r in resumed.history] == [without_timing(r) for r in full.history]
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_interval_zero_writes_after_every_epoch(tmp_path, monkeypatch):
+    writes = _count_writes(monkeypatch)
+    Trainer(resumable_graph(tmp_path), str(tmp_path), epochs=3, device="cpu", checkpoint_dir=str(tmp_path / "ck")).run()
+    assert writes == [("last.pt", 1), ("last.pt", 2), ("last.pt", 3)]
+
+
+def test_checkpoint_interval_keeps_the_last_finished_epoch_when_a_run_fails(tmp_path, monkeypatch):
+    """A run that ends with an error (here a failing observer in epoch 3) still leaves the
+    pending epoch on disk, and the run's own error is what the caller sees."""
+
+    class Boom(RuntimeError):
+        pass
+
+    def fail_in_epoch_3(record):
+        if record["kind"] == "step" and record["epoch"] == 3:
+            raise Boom("observer failed")
+
+    writes = _count_writes(monkeypatch)
+    folder = tmp_path / "ck"
+    trainer = Trainer(resumable_graph(tmp_path), str(tmp_path), epochs=6, device="cpu", checkpoint_dir=str(folder),
+                      progress_interval=0, checkpoint_interval=1000.0, on_record=fail_in_epoch_3)
+    with pytest.raises(Boom):
+        trainer.run()
+    assert writes == [("last.pt", 2)]
+    assert ckpt.load_checkpoint(folder)["epoch"] == 2
+
+
+def test_pending_checkpoint_is_a_copy_not_the_live_weights(tmp_path):
+    """Epoch 1's state kept in memory must not change while epoch 2 trains."""
+    folder = tmp_path / "ck"
+    g = resumable_graph(tmp_path)
+    one = Trainer(g, str(tmp_path), epochs=1, device="cpu").run()
+    trainer = Trainer(g, str(tmp_path), epochs=2, device="cpu", checkpoint_dir=str(folder), progress_interval=0,
+                      checkpoint_interval=1000.0)
+
+    def stop_in_epoch_2(record):
+        if record["kind"] == "step" and record["epoch"] == 2 and record["step"] == 3:
+            trainer.request_stop()
+
+    trainer.on_record = stop_in_epoch_2
+    trainer.run()
+    saved = ckpt.load_checkpoint(folder)
+    assert saved["epoch"] == 1
+    assert all(torch.equal(saved["model"][k], v) for k, v in one.model.state_dict().items())
+
+
 class _Payload:
     """Unpickling this would create the canary file: the code a crafted checkpoint carries."""
 

@@ -58,6 +58,22 @@ def test_a_run_streams_records_in_batches_then_results_then_finished(tmp_path):
     assert os.path.exists(tmp_path / "last.pt")
 
 
+def test_live_results_show_the_epoch_that_just_ended(tmp_path):
+    """Each results payload comes right after the epoch record it shows (the weights are copied
+    from the model at the end of that epoch; no lag of an epoch, no checkpoint file read)."""
+    proc = TrainingProcess(request("xor_mlp.json", tmp_path, epochs=40, threads=1, checkpoint_interval=1000.0))
+    messages = collect(proc)
+    last_epoch, shown = 0, []
+    for kind, payload in messages:
+        if kind == "records":
+            last_epoch = max([r["epoch"] for r in payload if r["kind"] == "epoch"], default=last_epoch)
+        elif kind == "results":
+            assert payload["epoch"] == last_epoch
+            shown.append(payload["epoch"])
+    assert shown[0] == 1 and shown[-1] == 40  # the first epoch at once, the final model at the end
+    assert os.listdir(tmp_path) == ["last.pt"]  # written once, when the run ended
+
+
 def test_same_request_same_records(tmp_path):
     def run(folder):
         folder.mkdir()
