@@ -85,6 +85,7 @@ On the CPU a diverging run therefore stops within the step whose loss is not fin
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -510,9 +511,9 @@ class Trainer:
                 if sched is not None:
                     sched.step()
                 if saver is not None:
-                    state_args = (graph_text, epoch, seed, bs, epochs, device, model, opt, sched, gen, best,
-                                  best_epoch, bad_epochs, best_state, history)
-                    saver.epoch_done(lambda copy: self._checkpoint_state(*state_args, copy=copy),
+                    saver.epoch_done(functools.partial(self._checkpoint_state, graph_text, epoch, seed, bs, epochs,
+                                                       device, model, opt, sched, gen, best, best_epoch,
+                                                       bad_epochs, best_state, history),
                                      best=improved and settings["checkpoint_best"])
                 if patience > 0 and bad_epochs >= patience:
                     reason = "early_stopped"
@@ -638,15 +639,15 @@ class _Checkpointer:
         self._last: dict | None = None  # newest epoch's copied state, not yet written
         self._best: dict | None = None  # newest improved epoch's copied state, not yet written
 
-    def epoch_done(self, make_state: Callable[[bool], dict], best: bool) -> None:
-        """``make_state(copy)``: the finished epoch's state; ``best``: it goes to best.pt too."""
+    def epoch_done(self, make_state: Callable[..., dict], best: bool) -> None:
+        """``make_state(copy=...)``: the finished epoch's state; ``best``: it goes to best.pt too."""
         now = time.perf_counter()
         if now >= self._due:
-            state = make_state(False)  # written now, before training changes it: no copy
+            state = make_state(copy=False)  # written now, before training changes it: no copy
             self._write(state, best_state=state if best else self._best)
             self._due = time.perf_counter() + self.interval
         else:
-            self._last = make_state(True)
+            self._last = make_state(copy=True)
             if best:
                 self._best = self._last
 
