@@ -39,7 +39,14 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 REDRAW_INTERVAL_MS = 50  # 20 Hz at most
 MAX_REDRAW_INTERVAL_MS = 1000  # ...and at least once a second while records arrive
-PAINT_SHARE = 0.15  # drawing the plots may take at most this share of the GUI thread
+# Drawing the plots may take at most this share of one CPU. Small on purpose: the run trains on
+# every core, and each redraw (several ms on a slow machine) takes a core from its thread team,
+# which then waits for it. Measured on 2 cores (digits_mlp, bench_gui_latency.py): drawing at
+# 20 Hz (~15 % of a CPU) cost the 2-thread run 25-35 % of its speed; at 3 % it cost ~10 %.
+PAINT_SHARE = 0.03
+# Live curves are 1-pixel cosmetic lines: Qt's raster engine draws those on its fast path; a
+# 2-pixel pen goes through the stroker and doubled the cost of a redraw (10.6 -> 5.3 ms).
+CURVE_WIDTH = 1.0
 DEFAULT_CAPACITY = 4096
 
 BACKGROUND = "#fbfbfc"
@@ -264,13 +271,13 @@ class LivePlots(QWidget):
         self._grad_legend = _legend(self.gradient_plot, columns=2)
         self._units_legend = _legend(self.units_plot)
 
-        def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = 2.0,
+        def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = CURVE_WIDTH,
                   style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> pg.PlotDataItem:
             return plot.getPlotItem().plot([], [], pen=pg.mkPen(color, width=width, style=style), name=name)
 
         cap = capacity
         self._fixed: dict[str, _Series] = {
-            "batch_loss": _Series(curve(self.loss_plot, BATCH_COLOR, "train (running)", 1.0), cap),
+            "batch_loss": _Series(curve(self.loss_plot, BATCH_COLOR, "train (running)"), cap),
             "train_loss": _Series(curve(self.loss_plot, TRAIN_COLOR, "train"), cap),
             "val_loss": _Series(curve(self.loss_plot, VAL_COLOR, "validation"), cap),
             "train_accuracy": _Series(curve(self.accuracy_plot, TRAIN_COLOR, "train"), cap),
@@ -379,12 +386,12 @@ class LivePlots(QWidget):
             color = layer_color(index)
             title = self._titles.get(nid, nid)
             if metric == "grad_norm":
-                plot, pen, name = self.gradient_plot, pg.mkPen(color, width=2), title
+                plot, pen, name = self.gradient_plot, pg.mkPen(color, width=CURVE_WIDTH), title
             elif metric == "dead_fraction":
-                plot, pen, name = self.units_plot, pg.mkPen(color, width=2), f"{title} dead"
+                plot, pen, name = self.units_plot, pg.mkPen(color, width=CURVE_WIDTH), f"{title} dead"
             else:
                 plot = self.units_plot
-                pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
+                pen = pg.mkPen(color, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine)
                 name = f"{title} saturated"
             item = plot.getPlotItem().plot([], [], pen=pen, name=name)
             series = self._layers[key] = _Series(item, self.capacity, log=log)

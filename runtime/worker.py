@@ -34,15 +34,17 @@ Invariants:
   start with torch and ``torch._dynamo`` (which every optimizer imports) preloaded, 2.5 s
   without. As with any multiprocessing program, the program's main module must be safe to
   import (the ``if __name__ == "__main__":`` idiom): the child imports it again.
-* Torch threads: the child leaves one CPU to the window when torch would otherwise use all of
-  them (``OMP_NUM_THREADS`` set by the user wins). On a 2-core machine that is 1 thread: a
-  spinning 2-thread team on 2 busy cores measured 2× slower than 1 thread.
+* Torch threads: as many as ``netwright train`` uses (torch's default; ``OMP_NUM_THREADS`` set
+  by the user wins; ``RunRequest.threads`` overrides both). The window keeps its share small
+  instead (designer.plots.PAINT_SHARE): measured on 2 cores, leaving one core to the window
+  capped the run at the CLI's 1-thread speed (0.75-0.85x of ``netwright train``), while 2
+  threads beside a window that draws little reached ~0.9x. A thread team waits for its slowest
+  member, so every long redraw of the window stalls the whole team.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -273,11 +275,8 @@ class _ChildRun:
         from runtime.train import Trainer
 
         req = self.request
-        threads = req.threads
-        if threads is None and "OMP_NUM_THREADS" not in os.environ:
-            threads = min(torch.get_num_threads(), max(1, _cpus() - 1))
-        if threads:
-            torch.set_num_threads(threads)
+        if req.threads:
+            torch.set_num_threads(req.threads)
         graph = fileformat.loads(req.graph_text)
         plan = training_plan(graph, req.base_dir)
         data = load_dataset(plan.data_params, req.base_dir)
@@ -367,10 +366,3 @@ def _results_context(graph: Any, data: Any, plan: Any) -> dict[str, Any]:
         "class_names": data.class_names, "dataset": plan.data_params.get("dataset", ""),
         "preprocessing": data.preprocessing, "binary_threshold": threshold,
     }
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
