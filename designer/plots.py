@@ -3,7 +3,7 @@
 ``LivePlots.add_records(records)`` only appends to buffers and marks curves dirty; a QTimer redraws
 the dirty curves at most 20 times a second, however fast records arrive, and less often when
 drawing is slow: the interval adapts so that drawing the plots (the flush plus the paint events
-it causes) takes at most ``PAINT_SHARE`` of the GUI thread's time. Measured offscreen on a 2-core
+it causes) takes at most ``PAINT_SHARE`` of a CPU (the GUI thread's CPU time). Measured offscreen on a 2-core
 machine: a full redraw of the five plots cost ~35 ms with pyqtgraph's axis grid (the axes then
 cover the view and re-play their text on every curve change) and ~11 ms with a ``GridItem`` in
 the view instead; letting the axes autorange on every point re-generated the ticks each time.
@@ -39,11 +39,14 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 REDRAW_INTERVAL_MS = 50  # 20 Hz at most
 MAX_REDRAW_INTERVAL_MS = 1000  # ...and at least once a second while records arrive
-# Drawing the plots may take at most this share of one CPU. Small on purpose: the run trains on
-# every core, and each redraw (several ms on a slow machine) takes a core from its thread team,
-# which then waits for it. Measured on 2 cores (digits_mlp, bench_gui_latency.py): drawing at
-# 20 Hz (~15 % of a CPU) cost the 2-thread run 25-35 % of its speed; at 3 % it cost ~10 %.
-PAINT_SHARE = 0.03
+# Drawing the plots may take at most this share of one CPU (measured as the GUI thread's CPU
+# time). Small on purpose: the run trains on every core, and each redraw (several ms on a slow
+# machine) takes a core from its thread team, which then waits for it. Measured on 2 cores
+# (digits_mlp, runs alternating in one window): with drawing at 15 % a 2-thread run reached
+# 0.66-0.73x of `netwright train`, below a 1-thread run (0.71-0.86x); at 3-5 % the 2-thread run
+# reached 0.85-0.90x against 0.77-0.78x for 1 thread. Here that is ~4.5 redraws a second during a
+# fast run; where a redraw costs under 2.5 ms it is still 20 a second.
+PAINT_SHARE = 0.05
 # Live curves are 1-pixel cosmetic lines: Qt's raster engine draws those on its fast path; a
 # 2-pixel pen goes through the stroker and doubled the cost of a redraw (10.6 -> 5.3 ms).
 CURVE_WIDTH = 1.0
@@ -176,17 +179,19 @@ class DecadeAxis(pg.AxisItem):
 
 
 class PlotWidget(pg.PlotWidget):
-    """A PlotWidget that adds up the seconds its paint events take (``paint_seconds``), so the
-    live plots can pace their redraws by what drawing really costs on this machine."""
+    """A PlotWidget that adds up the CPU seconds its paint events take (``paint_seconds``), so
+    the live plots can pace their redraws by what drawing really costs on this machine. CPU
+    time, not wall time: while a run keeps every core busy the GUI thread is preempted in the
+    middle of painting, and wall time would count the run's share as drawing."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.paint_seconds = 0.0
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         super().paintEvent(event)
-        self.paint_seconds += time.perf_counter() - t0
+        self.paint_seconds += time.thread_time() - t0
 
 
 def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None = None,
@@ -541,11 +546,11 @@ class LivePlots(QWidget):
             self._timer.stop()
             return
         painted = sum(getattr(p, "paint_seconds", 0.0) for p in self.plots)
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         self.flush()
         # This flush's cost plus what the previous one cost to paint (painting happens later,
         # in the event loop), smoothed; the next redraw waits long enough to keep the share.
-        cost = time.perf_counter() - t0 + painted - self._paint_mark
+        cost = time.thread_time() - t0 + painted - self._paint_mark
         self._paint_mark = painted
         self._redraw_cost = cost if not self._redraw_cost else 0.7 * self._redraw_cost + 0.3 * cost
         interval = min(max(REDRAW_INTERVAL_MS, 1000.0 * self._redraw_cost / self.paint_share),

@@ -113,7 +113,9 @@ def test_redraws_slow_down_when_painting_is_slow(qtbot, monkeypatch):
     paint = pg.GraphicsView.paintEvent
 
     def slow_paint(self, event):
-        time.sleep(0.03)  # a slow machine: each plot takes 30 ms to paint
+        t0 = time.thread_time()
+        while time.thread_time() - t0 < 0.03:  # a slow machine: each plot takes 30 ms of CPU to paint
+            pass
         paint(self, event)
 
     monkeypatch.setattr(pg.GraphicsView, "paintEvent", slow_paint)  # what PlotWidget's paint calls
