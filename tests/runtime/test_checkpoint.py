@@ -84,6 +84,19 @@ def _count_writes(monkeypatch) -> list[tuple[str, int]]:
     return writes
 
 
+def _stopped_mid_epoch(g, tmp_path, folder, epochs: int, stop_at: tuple[int, int]):
+    """A run with a long checkpoint interval, stopped at (epoch, step)."""
+    trainer = Trainer(g, str(tmp_path), epochs=epochs, device="cpu", checkpoint_dir=str(folder), progress_interval=0,
+                      checkpoint_interval=1000.0)
+
+    def stop(record):
+        if record["kind"] == "step" and (record["epoch"], record["step"]) == stop_at:
+            trainer.request_stop()
+
+    trainer.on_record = stop
+    return trainer.run()
+
+
 def test_checkpoint_interval_writes_when_the_run_stops_and_resumes_exactly(tmp_path, monkeypatch):
     """The designer's runs checkpoint at most every few seconds: the epochs in between stay in
     memory, and the newest finished one is written when the run is stopped mid-epoch."""
@@ -91,15 +104,7 @@ def test_checkpoint_interval_writes_when_the_run_stops_and_resumes_exactly(tmp_p
     full = Trainer(g, str(tmp_path), epochs=6, device="cpu").run()
     writes = _count_writes(monkeypatch)
     folder = tmp_path / "ck"
-    trainer = Trainer(g, str(tmp_path), epochs=6, device="cpu", checkpoint_dir=str(folder), progress_interval=0,
-                      checkpoint_interval=1000.0)
-
-    def stop_in_epoch_4(record):
-        if record["kind"] == "step" and record["epoch"] == 4 and record["step"] == 2:
-            trainer.request_stop()
-
-    trainer.on_record = stop_in_epoch_4
-    first = trainer.run()
+    first = _stopped_mid_epoch(g, tmp_path, folder, epochs=6, stop_at=(4, 2))
     assert first.reason == "stopped" and len(first.history) == 3
     # one write at the end, not one per epoch; best.pt holds the best of the three epochs
     assert writes == [("best.pt", first.best_epoch), ("last.pt", 3)]
@@ -143,15 +148,7 @@ def test_pending_checkpoint_is_a_copy_not_the_live_weights(tmp_path):
     folder = tmp_path / "ck"
     g = resumable_graph(tmp_path)
     one = Trainer(g, str(tmp_path), epochs=1, device="cpu").run()
-    trainer = Trainer(g, str(tmp_path), epochs=2, device="cpu", checkpoint_dir=str(folder), progress_interval=0,
-                      checkpoint_interval=1000.0)
-
-    def stop_in_epoch_2(record):
-        if record["kind"] == "step" and record["epoch"] == 2 and record["step"] == 3:
-            trainer.request_stop()
-
-    trainer.on_record = stop_in_epoch_2
-    trainer.run()
+    _stopped_mid_epoch(g, tmp_path, folder, epochs=2, stop_at=(2, 3))
     saved = ckpt.load_checkpoint(folder)
     assert saved["epoch"] == 1
     assert all(torch.equal(saved["model"][k], v) for k, v in one.model.state_dict().items())
