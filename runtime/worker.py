@@ -303,7 +303,7 @@ class _ChildRun:
         if req.live_results:
             # The final model (best weights restored when the graph asks for it): one last update.
             final = result.history[-1]["epoch"] if result.history else 0
-            self._emit_results(result.predict, force=True, epoch=final)
+            self._emit_results(result.predict, epoch=final)
         return {"reason": result.reason, "best_epoch": result.best_epoch}
 
     def _on_record(self, record: dict) -> None:
@@ -329,7 +329,7 @@ class _ChildRun:
                 self._viewer.load_state_dict(model.state_dict())
         except Exception:  # never let the results end the run
             return
-        self._emit_results(self._viewer_predict, force=True, epoch=epoch, started=t0)
+        self._emit_results(self._viewer_predict, epoch=epoch, started=t0)
 
     def _viewer_predict(self, x: Any) -> Any:
         import numpy as np
@@ -339,13 +339,14 @@ class _ChildRun:
         with torch.inference_mode():
             return self._viewer(torch.as_tensor(np.asarray(x), dtype=dtype)).float().numpy()
 
-    def _emit_results(self, predict: Any, *, force: bool, epoch: Any, started: float | None = None) -> None:
-        """Compute and send a results payload, throttled so it costs at most RESULTS_MAX_SHARE of
-        the run and happens at most every RESULTS_MIN_INTERVAL_S."""
+    def _emit_results(self, predict: Any, *, epoch: Any, started: float | None = None) -> None:
+        """Compute and send a results payload now, and set when the next live one is due (its
+        cost is at most RESULTS_MAX_SHARE of the run, at most every RESULTS_MIN_INTERVAL_S;
+        ``_on_record`` keeps to that). ``started``: when the work for it began."""
         from runtime.results import compute_results
 
         now = time.perf_counter() if started is None else started
-        if predict is None or self._results_context is None or (not force and now < self._results_due):
+        if predict is None or self._results_context is None:
             return
         try:
             payload = compute_results(predict, epoch=int(epoch or 0), **self._results_context)
