@@ -24,7 +24,11 @@ Invariants:
 
 * Only plain data crosses: dicts, lists, strings, numbers, numpy arrays; never tensors.
 * The child sends records in order and in batches: epoch, start, end and pause records at once,
-  step records at most ``STEP_FLUSH_S`` apart (one pickle per batch of them, not per step).
+  step records at most ``STEP_FLUSH_S`` apart (one pickle per batch of them, not per step), and
+  of the step records only one per ``STEP_SAMPLE_S`` of the run's time (always the newest): a
+  fast run makes a thousand a second, more than any plot can show, and every one costs the
+  window time. When the run fails, every step record not yet sent goes out: a run that
+  diverges in its first epoch still leaves the finite part of its loss on the plot.
 * If the child dies without ``finished`` (a native crash, a kill), :meth:`TrainingProcess.messages`
   yields a ``failed`` message naming the exit code, then a ``finished`` one: the parent always
   sees the end of a run.
@@ -36,7 +40,7 @@ Invariants:
   import (the ``if __name__ == "__main__":`` idiom): the child imports it again.
 * Torch threads: as many as ``netwright train`` uses (torch's default; ``OMP_NUM_THREADS`` set
   by the user wins; ``RunRequest.threads`` overrides both). The window keeps its share small
-  instead (designer.plots.PAINT_SHARE): measured on 2 cores, leaving one core to the window
+  instead (designer.plots.WINDOW_SHARE): measured on 2 cores, leaving one core to the window
   capped the run at the CLI's 1-thread speed (0.75-0.85x of ``netwright train``), while 2
   threads beside a window that draws little reached ~0.9x. A thread team waits for its slowest
   member, so every long redraw of the window stalls the whole team.
@@ -55,6 +59,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 STEP_FLUSH_S = 0.05  # step records are sent at most 20 times a second (in batches)
+STEP_SAMPLE_S = 0.02  # ...one per 20 ms of the run (the newest of a batch always)
 RESULTS_MIN_INTERVAL_S = 0.5  # live results at most this often (and at the end)
 RESULTS_MAX_SHARE = 0.05  # ...and never more than this share of the run's time
 # The designer's runs write their checkpoint at most this often (and when they end): two synced
@@ -78,8 +83,9 @@ class RunRequest:
     device: str | None = None
     checkpoint_dir: str | None = None
     resume_from: str | None = None
-    # A step record after every batch: a run that diverges in its first epoch still leaves the
-    # finite part of its loss on the plot, and the progress bar moves batch by batch.
+    # A step record after every batch (the child sends a sample of them, see the module
+    # docstring): a run that diverges in its first epoch still leaves the finite part of its
+    # loss on the plot.
     step_interval: float | None = 0.0
     live_results: bool = True
     threads: int | None = None  # torch CPU threads; None: see the module docstring
@@ -203,7 +209,7 @@ def child_main(data: Connection, ctrl: Connection, request: RunRequest) -> None:
     try:
         summary = run.train()
     except BaseException as exc:  # every error becomes a message; the run always finishes
-        run.flush()
+        run.flush(sample=False)  # the last steps before the failure, all of them
         run.send(("failed", describe_error(exc)))
     finally:
         run.flush()
@@ -220,6 +226,7 @@ class _ChildRun:
         self._stop = self._pause = False
         self._pending: list[dict] = []
         self._last_flush = 0.0
+        self._step_sent = -1.0  # the run time ("seconds") of the last step record sent
         self._results_due = 0.0
         self._results_context: dict[str, Any] | None = None
         self._viewer: Any = None
@@ -236,11 +243,27 @@ class _ChildRun:
             self._gone = True
             self._command("stop")
 
-    def flush(self) -> None:
+    def flush(self, sample: bool = True) -> None:
+        """Send the pending records; ``sample``: of their step records only one per
+        STEP_SAMPLE_S of run time, and the newest."""
         if self._pending:
             batch, self._pending = self._pending, []
+            if sample:
+                batch = self._sample_steps(batch)
             self.send(("records", batch))
         self._last_flush = time.perf_counter()
+
+    def _sample_steps(self, batch: list[dict]) -> list[dict]:
+        last = max((i for i, r in enumerate(batch) if r.get("kind") == "step"), default=-1)
+        kept = []
+        for i, r in enumerate(batch):
+            if r.get("kind") == "step":
+                t = r.get("seconds", 0.0)
+                if i != last and t - self._step_sent < STEP_SAMPLE_S:
+                    continue
+                self._step_sent = t
+            kept.append(r)
+        return kept
 
     def listen(self, ctrl: Connection) -> None:
         while True:

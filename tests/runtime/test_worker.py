@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from graph import fileformat, load_path
-from runtime.worker import RunRequest, TrainingProcess
+from runtime.worker import STEP_SAMPLE_S, RunRequest, TrainingProcess
 from tests.conftest import SAMPLES
 from tests.runtime.graphs import without_timing
 
@@ -159,14 +159,33 @@ def test_the_child_stops_when_its_parent_goes_away(tmp_path):
     proc._data_r.close()
 
 
-def test_step_records_after_every_batch_travel_in_batches(tmp_path):
-    messages = collect(TrainingProcess(request("digits_mlp.json", tmp_path, epochs=2, threads=1)))
+def test_step_records_travel_in_batches_as_a_sample_of_the_run(tmp_path):
+    messages = collect(TrainingProcess(request("digits_mlp.json", tmp_path, epochs=3, threads=1)))
     records = records_of(messages)
     steps = [r for r in records if r["kind"] == "step"]
     per_epoch = records[0]["steps_per_epoch"]
-    # a step record after every batch but each epoch's last (the epoch record stands for it)
-    assert [r["step"] for r in steps] == list(range(1, per_epoch)) * 2
-    assert [k for k, _ in messages].count("records") < len(steps) / 2
+    # the trainer makes one after every batch but each epoch's last (the epoch record stands for
+    # it); of those the child sends one per STEP_SAMPLE_S of the run and the newest of a batch
+    assert steps and all(1 <= r["step"] < per_epoch for r in steps)
+    order = [(r["epoch"], r["step"]) for r in steps]
+    assert order == sorted(set(order))
+    assert len(steps) < 3 * (per_epoch - 1)  # ~1 ms a batch here: most are left out
+    for kind, batch in messages:
+        if kind == "records":
+            sent = [r["seconds"] for r in batch if r["kind"] == "step"][:-1]  # the newest always goes
+            assert all(b - a >= STEP_SAMPLE_S for a, b in zip(sent, sent[1:]))
+    assert [k for k, _ in messages].count("records") < 3 * (per_epoch - 1) / 4  # not one per batch
     payload = [p for k, p in messages if k == "results"][-1]
     assert isinstance(payload["confusion"], np.ndarray) and payload["confusion"].sum() == 359
     assert payload["images"]["images"].dtype == np.float32
+
+
+def test_a_run_that_fails_sends_every_step_before_the_failure(tmp_path):
+    # diverging_lr blows up at epoch 1, step 9, a few milliseconds in: the steps before it
+    # would mostly fall out of the sample, but a failing run sends all that it has
+    messages = collect(TrainingProcess(request("diverging_lr.json", tmp_path, threads=1)))
+    kinds = [k for k, _ in messages]
+    assert kinds[-2:] == ["failed", "finished"] and messages[-2][1]["error"] == "DivergedError"
+    steps = [r for r in records_of(messages) if r["kind"] == "step"]
+    assert len(steps) >= 3 and steps[-1]["step"] == 8
+    assert all(np.isfinite(r["train_loss_running"]) for r in steps)
