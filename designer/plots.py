@@ -2,11 +2,14 @@
 
 ``LivePlots.add_records(records)`` only appends to buffers and marks curves dirty; a QTimer redraws
 the dirty curves at most 20 times a second, however fast records arrive, and less often when
-drawing is slow: the interval adapts so that drawing the plots (the flush plus the paint events
-it causes) takes at most ``PAINT_SHARE`` of a CPU (the GUI thread's CPU time). Measured offscreen on a 2-core
-machine: a full redraw of the five plots cost ~35 ms with pyqtgraph's axis grid (the axes then
-cover the view and re-play their text on every curve change) and ~11 ms with a ``GridItem`` in
-the view instead; letting the axes autorange on every point re-generated the ticks each time.
+the window is busy: the interval adapts so that the GUI thread as a whole (this redraw, its paint
+events, and whatever else the window did since the previous one) takes at most ``WINDOW_SHARE``
+of a CPU. Just before each redraw the timer emits ``about_to_redraw``, so the owner can feed what
+it queued and update its other views in the same burst (see designer.training). Measured
+offscreen on a 2-core machine: a full redraw of the five plots cost ~35 ms with pyqtgraph's axis
+grid (the axes then cover the view and re-play their text on every curve change) and ~11 ms with
+a ``GridItem`` in the view instead; letting the axes autorange on every point re-generated the
+ticks each time.
 
 Invariants:
 
@@ -33,20 +36,20 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 REDRAW_INTERVAL_MS = 50  # 20 Hz at most
 MAX_REDRAW_INTERVAL_MS = 1000  # ...and at least once a second while records arrive
-# Drawing the plots may take at most this share of one CPU (measured as the GUI thread's CPU
-# time). Small on purpose: the run trains on every core, and each redraw (several ms on a slow
-# machine) takes a core from its thread team, which then waits for it. Measured on 2 cores
-# (digits_mlp, runs alternating in one window): with drawing at 15 % a 2-thread run reached
-# 0.66-0.73x of `netwright train`, below a 1-thread run (0.71-0.86x); at 3-5 % the 2-thread run
-# reached 0.85-0.90x against 0.77-0.78x for 1 thread. Here that is ~4.5 redraws a second during a
-# fast run; where a redraw costs under 2.5 ms it is still 20 a second.
-PAINT_SHARE = 0.05
+# While records arrive, the GUI thread may take at most this share of one CPU (its CPU time:
+# redraws, paint events, the records, the other views, the user's own work), paced by the
+# redraws. Small on purpose: a run trains on every core, and each burst of the window takes a
+# core from the run's thread team, which then waits for it. Measured on 2 cores (digits_mlp, a
+# process burning 5 ms bursts beside a 2-thread run): 3 % of a CPU cost the run ~2 %, 6 % ~4 %,
+# 10 % 7-12 %, 15 % 16-18 %. Where a redraw with everything around it costs under 2.5 ms it is
+# still 20 redraws a second.
+WINDOW_SHARE = 0.05
 # Live curves are 1-pixel cosmetic lines: Qt's raster engine draws those on its fast path; a
 # 2-pixel pen goes through the stroker and doubled the cost of a redraw (10.6 -> 5.3 ms).
 CURVE_WIDTH = 1.0
@@ -178,27 +181,11 @@ class DecadeAxis(pg.AxisItem):
         return [(float(step), decades[::step]), (None, [m for m in minor if minVal < m < maxVal])]
 
 
-class PlotWidget(pg.PlotWidget):
-    """A PlotWidget that adds up the CPU seconds its paint events take (``paint_seconds``), so
-    the live plots can pace their redraws by what drawing really costs on this machine. CPU
-    time, not wall time: while a run keeps every core busy the GUI thread is preempted in the
-    middle of painting, and wall time would count the run's share as drawing."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.paint_seconds = 0.0
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        t0 = time.thread_time()
-        super().paintEvent(event)
-        self.paint_seconds += time.thread_time() - t0
-
-
 def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None = None,
-              log_y: bool = False, grid: bool = True) -> PlotWidget:
+              log_y: bool = False, grid: bool = True) -> pg.PlotWidget:
     """A PlotWidget in the house look: light background, legible axes, grid, cheap drawing."""
     axes = {"left": DecadeAxis("left")} if log_y else None
-    widget = PlotWidget(parent=parent, background=BACKGROUND, axisItems=axes)
+    widget = pg.PlotWidget(parent=parent, background=BACKGROUND, axisItems=axes)
     widget.setObjectName(object_name)
     item = widget.getPlotItem()
     item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>{title}</span>")
@@ -242,12 +229,15 @@ class LivePlots(QWidget):
     (tests, end of run). ``overlay_runs`` draws other runs' per-epoch loss and accuracy.
     """
 
+    # Just before each paced redraw (the owner feeds its queued records here, in the same burst).
+    about_to_redraw = Signal()
+
     def __init__(self, parent: QWidget | None = None, capacity: int = DEFAULT_CAPACITY,
-                 paint_share: float = PAINT_SHARE):
+                 window_share: float = WINDOW_SHARE):
         super().__init__(parent)
         self.setObjectName("livePlots")
         self.capacity = capacity
-        self.paint_share = paint_share  # 1.0: redraw as often as drawing allows (soak tests)
+        self.window_share = window_share  # 1.0: no pacing, 20 redraws a second (soak tests)
         self.loss_plot = make_plot("lossPlot", "Loss", "loss", self)
         self.accuracy_plot = make_plot("accuracyPlot", "Accuracy", "accuracy", self)
         self.lr_plot = make_plot("lrPlot", "Learning rate", "lr", self)
@@ -301,8 +291,8 @@ class LivePlots(QWidget):
         self._x_max = 0.0  # the largest x fed since the run started
         self._x_span: float | None = None  # the x range shown: [0, span]
         self._loss_y: tuple[float, float] | None = None
-        self._redraw_cost = 0.0  # seconds one redraw costs (flush + its paint events), smoothed
-        self._paint_mark = 0.0
+        self._cpu_mark: float | None = None  # the GUI thread's CPU time after the previous redraw
+        self._interval_ms = float(REDRAW_INTERVAL_MS)  # smoothed
 
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
@@ -353,9 +343,16 @@ class LivePlots(QWidget):
                     self._planned_epochs = epochs
                 for nid in record.get("nodes") or ():  # colours follow the model's layer order
                     self._layer_order.setdefault(nid, len(self._layer_order))
-        if not self._timer.isActive() and self._any_dirty():
-            self._paint_mark = sum(getattr(p, "paint_seconds", 0.0) for p in self.plots)
-            self._timer.start()
+        if self._any_dirty():
+            self.request_redraw()
+
+    def request_redraw(self) -> None:
+        """Make sure a redraw comes (at the pace; at once is never: records come in bursts)."""
+        if not self._timer.isActive():
+            # after a pause in the records (a new run, a slow epoch) the first redraw comes soon
+            self._interval_ms = float(REDRAW_INTERVAL_MS)
+            self._cpu_mark = time.thread_time()
+            self._timer.start(REDRAW_INTERVAL_MS)
 
     def _add_step(self, r: dict) -> None:
         x = _step_x(r)
@@ -542,20 +539,28 @@ class LivePlots(QWidget):
             self._set_range(self.gradient_plot, y=(lo - pad, hi + pad))
 
     def _on_timer_timeout(self) -> None:
+        self.about_to_redraw.emit()
         if not self._any_dirty():
             self._timer.stop()
+            self._cpu_mark = None  # idle: the next redraw starts a new measure
             return
-        painted = sum(getattr(p, "paint_seconds", 0.0) for p in self.plots)
-        t0 = time.thread_time()
         self.flush()
-        # This flush's cost plus what the previous one cost to paint (painting happens later,
-        # in the event loop), smoothed; the next redraw waits long enough to keep the share.
-        cost = time.thread_time() - t0 + painted - self._paint_mark
-        self._paint_mark = painted
-        self._redraw_cost = cost if not self._redraw_cost else 0.7 * self._redraw_cost + 0.3 * cost
-        interval = min(max(REDRAW_INTERVAL_MS, 1000.0 * self._redraw_cost / self.paint_share),
-                       MAX_REDRAW_INTERVAL_MS)
-        self._timer.setInterval(round(interval))
+        now = time.thread_time()
+        if self._cpu_mark is not None and self.window_share < 1.0:
+            # What the GUI thread used since the previous redraw, divided by the share: a window
+            # that used 20 ms waits 400 ms at 5 %. It settles where redraw cost / interval plus
+            # the rest of the window's load equals the share (smoothed: one update of the
+            # results must not swing the pace).
+            wanted = 1000.0 * (now - self._cpu_mark) / self.window_share
+            self._interval_ms = min(max(REDRAW_INTERVAL_MS, 0.6 * self._interval_ms + 0.4 * wanted),
+                                    MAX_REDRAW_INTERVAL_MS)
+            self._timer.setInterval(round(self._interval_ms))
+        self._cpu_mark = now
+
+    @property
+    def redraw_scheduled(self) -> bool:
+        """Whether the redraw timer runs (it stops when a tick finds nothing new)."""
+        return self._timer.isActive()
 
     @property
     def redraw_interval_ms(self) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
@@ -136,6 +136,9 @@ class ResultsView(QTabWidget):
         self.image_grid = ImageGrid()
         self._images_title = QLabel()
         self._images_title.setStyleSheet(f"color: {FOREGROUND}; padding: 2px;")
+        # Its text changes with every update: its width must not move the splitter beside it.
+        self._images_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._images_title.setWordWrap(True)
         images_page = QWidget()
         box = QVBoxLayout(images_page)
         box.setContentsMargins(0, 0, 0, 0)
@@ -162,6 +165,11 @@ class ResultsView(QTabWidget):
         }
         for key in self._tabs:
             self.setTabVisible(self._tabs[key], key == "empty")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        # Fixed, not the pages' (whose titles change with every update): the splitter beside the
+        # plots keeps its place while a run trains.
+        return QSize(540, 320)
 
     # ------------------------------------------------------------------ updates
 

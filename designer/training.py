@@ -12,7 +12,10 @@ Pieces, by role:
 * :class:`TrainingController` (GUI thread) owns the runs, the current worker and its thread, and
   the actions ``actionTrain``, ``actionPause``, ``actionResume``, ``actionStop``,
   ``actionExportPython``, ``actionExportOnnx``. It feeds the plots, the results view, the canvas
-  overlay (``NodeItem.set_run_overlay``) and the panel.
+  overlay (``NodeItem.set_run_overlay``) and the panel, all in one burst per redraw of the plots
+  (``LivePlots.about_to_redraw``): the plots pace the window's whole share of the CPU while a
+  run trains (designer.plots.WINDOW_SHARE), since on a small machine every millisecond the
+  window works is one the run's thread team waits.
 * :class:`TrainingPanel` shows the run settings (read from and written to the graph through the
   document, so they are undoable and saved with the file), the buttons, the progress bar and the
   runs list (overlay, export CSV, resume a stopped run).
@@ -76,7 +79,6 @@ from .plots import LivePlots
 from .results import ResultsView
 from .runs import Run, RunStore
 
-DRAIN_INTERVAL_MS = 100  # the GUI takes queued records at most 10 times a second
 WARM_UP_DELAY_MS = 1500  # after the window is up, start the runs' fork server
 SHUTDOWN_WAIT_MS = 5000  # closing the window: how long a run may take to stop before it is killed
 
@@ -214,10 +216,10 @@ class TrainingController(QObject):
         self._run_graph: Graph | None = None  # the snapshot the active run trains
         self._overlay_nodes: set[str] = set()
         self._progress: dict[str, Any] = {}
-        self._drain_timer = QTimer(self)
-        self._drain_timer.setSingleShot(True)
-        self._drain_timer.setInterval(DRAIN_INTERVAL_MS)
-        self._drain_timer.timeout.connect(self._drain)
+        self.plots.about_to_redraw.connect(self._catch_up)
+        self._newest_epoch: dict | None = None  # not yet shown on the canvas
+        self._run_changed = False  # the runs list's line is not yet up to date
+        self._pending_results: dict | None = None  # the newest results, not yet shown
         self._create_actions()
         self.document.graph_replaced.connect(self._on_document_graph_replaced)
         app = QApplication.instance()
@@ -321,6 +323,7 @@ class TrainingController(QObject):
         self._begin_overlay()
         self._progress = {"started": time.perf_counter(), "epochs": run.settings["epochs"],
                           "first_epoch": run.last_epoch if resume_from else 0}
+        self._newest_epoch, self._run_changed, self._pending_results = None, False, None
 
         thread = QThread()
         thread.setObjectName(f"netwright-run-{run.run_id}")
@@ -387,7 +390,7 @@ class TrainingController(QObject):
             worker.kill()  # a run stuck inside one long batch: its process ends, the thread follows
             thread.wait()
         self._threads = [(t, w) for t, w in self._threads if t is not thread]
-        self._drain()
+        self._catch_up(final=True)
         # The worker's queued run_finished will never be delivered to a closing window: finish here.
         self._finish({"reason": "stopped", "best_epoch": None})
 
@@ -405,16 +408,27 @@ class TrainingController(QObject):
     # ------------------------------------------------------------------ records from the worker
 
     def _on_worker_records_ready(self) -> None:
-        if self.sender() is self._worker and not self._drain_timer.isActive():
-            self._drain_timer.start()
+        if self.sender() is self._worker:
+            self.plots.request_redraw()  # the records are taken just before it (_catch_up)
 
-    def _drain(self) -> None:
+    def _catch_up(self, final: bool = False) -> None:
+        """Take the queued records and show the run's newest state everywhere: in one burst
+        with the plots' redraw (called just before it), and when a run ends (``final``)."""
+        changed = self._drain()
+        payload, self._pending_results = self._pending_results, None
+        if payload is not None:
+            self.results.show_results(payload)
+        if changed or final:
+            self._update_views()
+
+    def _drain(self) -> bool:
+        """Queued records into the run, the plots' buffers and the progress; False if none."""
         worker, run = self._worker, self.run
         if worker is None or run is None:
-            return
+            return False
         records = worker.take_records()
         if not records:
-            return
+            return False
         for r in records:
             run.add_record(r)
         self.plots.add_records(records)
@@ -426,19 +440,29 @@ class TrainingController(QObject):
                                       self._progress.get("epochs"), device=r.get("device", ""))
                 self._say(f"{run.name}: training on {r.get('device', '?')} "
                           f"({r.get('n_train', '?')} training, {r.get('n_val', '?')} validation samples)", False)
-                self.run_updated.emit(self.run)
+                self._run_changed = True
             elif kind == "step":
                 last_step = r
             elif kind == "epoch":
                 last_step = None
                 self._progress.update(epoch=r.get("epoch"), step=self._progress.get("steps"),
                                       seconds=r.get("seconds", self._progress.get("seconds")))
-                self._update_overlay(r)
-                self.run_updated.emit(run)
+                self._newest_epoch = r
+                self._run_changed = True
         if last_step is not None:
             self._progress.update(epoch=last_step.get("epoch"), step=last_step.get("step"),
                                   steps=last_step.get("steps") or self._progress.get("steps"),
                                   seconds=last_step.get("seconds"))
+        return True
+
+    def _update_views(self) -> None:
+        """The run's newest epoch on the canvas, its line in the runs list, the progress bar."""
+        record, self._newest_epoch = self._newest_epoch, None
+        if record is not None:
+            self._update_overlay(record)
+        if self._run_changed and self.run is not None:
+            self._run_changed = False
+            self.run_updated.emit(self.run)
         self.progress_changed()
 
     def progress_changed(self) -> None:
@@ -460,12 +484,13 @@ class TrainingController(QObject):
 
     def _on_worker_results_ready(self, payload: dict) -> None:
         if self.sender() is self._worker:
-            self.results.show_results(payload)
+            self._pending_results = payload  # shown with the next redraw (_catch_up)
+            self.plots.request_redraw()
 
     def _on_worker_run_failed(self, info: dict) -> None:
         if self.sender() is not self._worker or self.run is None:
             return
-        self._drain()
+        self._catch_up(final=True)
         run = self.run
         node_id = info.get("node_id")
         text = info["message"]
@@ -491,13 +516,12 @@ class TrainingController(QObject):
     def _on_worker_run_finished(self, summary: dict) -> None:
         if self.sender() is not self._worker:
             return
-        self._drain()
+        self._catch_up(final=True)
         self._finish(summary)
 
     def _finish(self, summary: dict) -> None:
         run = self.run
         self._worker, self._thread = None, None
-        self._drain_timer.stop()
         if run is not None:
             if run.status != "failed":
                 run.status = summary.get("reason") or "completed"
@@ -868,8 +892,10 @@ class TrainingPanel(QWidget):
         run = c.run
         if run is None:
             return
-        if "fraction" in p:
-            self.progress_bar.setValue(round(p["fraction"] * 1000))
+        if self._progress_timer.isActive():
+            self._progress_timer.start()  # ticks only while no records come (e.g. a long epoch)
+        bar = self.progress_bar
+        value = round(p["fraction"] * 1000) if "fraction" in p else bar.value()
         epoch, epochs = p.get("epoch") or 0, p.get("epochs") or run.settings.get("epochs")
         step, steps = p.get("step"), p.get("steps")
         parts = [f"Epoch {epoch}/{epochs}"]
@@ -882,7 +908,15 @@ class TrainingPanel(QWidget):
             parts.append("paused")
         elif "eta_s" in p:
             parts.append(f"{_duration(p['eta_s'])} left")
-        self.progress_bar.setFormat(" · ".join(parts))
+        text = " · ".join(parts)
+        if value == bar.value() and text == bar.format():
+            return
+        # QProgressBar.setValue repaints at once (and the window's backing store with it: ~4 ms
+        # here); with updates off it only marks the bar, which then paints with everything else.
+        bar.setUpdatesEnabled(False)
+        bar.setValue(value)
+        bar.setFormat(text)
+        bar.setUpdatesEnabled(True)
 
     def _update_buttons(self) -> None:
         run = self._selected_run()
@@ -891,7 +925,9 @@ class TrainingPanel(QWidget):
         self.csv_button.setEnabled(run is not None and bool(run.epochs))
         self.remove_button.setEnabled(run is not None and run.finished)
         for w in (self.epochs_spin, self.batch_spin, self.seed_spin, self.device_combo):
-            w.setToolTip(w.toolTip().split("\n")[0] + ("\n(changes apply to the next run)" if not idle else ""))
+            tip = w.toolTip().split("\n")[0] + ("\n(changes apply to the next run)" if not idle else "")
+            if tip != w.toolTip():
+                w.setToolTip(tip)
 
     # ------------------------------------------------------------------ runs list
 
@@ -1058,6 +1094,7 @@ def install_training(window: Any, store: RunStore | None = None) -> TrainingUi:
     split.addWidget(controller.results)
     split.setStretchFactor(0, 3)
     split.setStretchFactor(1, 1)
+    split.setSizes([1100, 500])  # about 2:1 at any width (the results' titles do not move it)
     split.setChildrenCollapsible(False)
     window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)

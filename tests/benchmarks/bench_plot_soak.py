@@ -43,7 +43,7 @@ def soak(seconds: float, report: float = 10.0, batch: int = 200, out=print) -> d
     # Drawing as often as drawing allows (at most 20 Hz), not paced to a share as in the designer: the
     # soak is a stress test of painting (a binding that crashes in pyqtgraph's axis painting
     # shows within seconds) as much as of memory.
-    plots = LivePlots(paint_share=1.0)
+    plots = LivePlots(window_share=1.0)
     plots.resize(1100, 520)
     plots.show()
     plots.start_run({nid: f"{nid} Linear" for nid in LAYERS})
