@@ -54,6 +54,7 @@ WINDOW_SHARE = 0.05
 # 2-pixel pen goes through the stroker and doubled the cost of a redraw (10.6 -> 5.3 ms).
 CURVE_WIDTH = 1.0
 DEFAULT_CAPACITY = 4096
+LEFT_AXIS_WIDTH = 60  # pixels for the y axis: its label and tick labels up to "0.0001"
 
 BACKGROUND = "#fbfbfc"
 FOREGROUND = "#30343a"
@@ -198,6 +199,9 @@ def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None
         axis.setTickFont(font)
     item.setLabel("bottom", "epoch", color=FOREGROUND)
     item.setLabel("left", y_label, color=FOREGROUND)
+    # A fixed width for the axis (room for "0.0001"): grown to fit as tick labels came, it
+    # re-laid out the plot, and moved its frame, a few times a second early in a run.
+    item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
     # The grid lives in the view (lines only, one cached picture), not in the axes: an axis grid
     # makes the axes cover the view, and every curve update then re-plays their tick labels.
     if grid:

@@ -54,11 +54,15 @@ class ImageGrid(QWidget):
     def set_images(self, images: np.ndarray, true: np.ndarray, pred: np.ndarray, names: list[str]) -> None:
         self._images.clear()
         self._captions.clear()
-        for img, t, p in zip(images, true, pred):
-            a = np.nan_to_num(np.asarray(img, dtype=np.float64))
-            lo, hi = a.min(), a.max()
-            g = np.zeros_like(a) if hi <= lo else (a - lo) / (hi - lo)
-            data = np.ascontiguousarray((255 - g * 255).astype(np.uint8))  # dark ink on white
+        a = np.nan_to_num(np.asarray(images, dtype=np.float32))
+        if a.ndim == 3 and len(a):
+            lo = a.min(axis=(1, 2), keepdims=True)
+            span = a.max(axis=(1, 2), keepdims=True) - lo
+            g = np.where(span > 0, (a - lo) / np.where(span > 0, span, 1.0), 0.0)
+            pixels = np.ascontiguousarray((255 - g * 255).astype(np.uint8))  # dark ink on white
+        else:
+            pixels = np.zeros((0, 1, 1), dtype=np.uint8)
+        for data, t, p in zip(pixels, true, pred):
             qimg = QImage(data.data, data.shape[1], data.shape[0], data.shape[1],
                           QImage.Format.Format_Grayscale8).copy()
             self._images.append(qimg)
@@ -67,6 +71,10 @@ class ImageGrid(QWidget):
             self._captions.append((f"{tn} → {pn}", int(t) != int(p)))
         self._relayout()
         self.update()
+
+    def captions(self) -> list[str]:
+        """The captions shown, in order (``true → predicted``)."""
+        return [c for c, _ in self._captions]
 
     def _columns(self) -> int:
         return max(1, (self.width() - 4) // (self.CELL + 6))
@@ -86,10 +94,13 @@ class ImageGrid(QWidget):
         font = QFont()
         font.setPointSize(8)
         p.setFont(font)
+        exposed = QRectF(event.rect())
         for i, (img, (caption, wrong)) in enumerate(zip(self._images, self._captions)):
             r, c = divmod(i, cols)
             x = 4 + c * (self.CELL + 6)
             y = 4 + r * (self.CELL + self.CAPTION + 8)
+            if not exposed.intersects(QRectF(x - 3, y - 2, self.CELL + 6, self.CELL + self.CAPTION + 4)):
+                continue  # scrolled out of view
             target = QRectF(x, y, self.CELL, self.CELL)
             p.drawImage(target, img)
             p.setPen(QPen(QColor("#d62728") if wrong else QColor("#c8ccd2"), 2 if wrong else 1))
@@ -107,6 +118,7 @@ class ResultsView(QTabWidget):
         super().__init__(parent)
         self.setObjectName("resultsView")
         self.payload: dict[str, Any] | None = None
+        self._drawn: set[str] = set()  # the pages that show the current payload
 
         self._empty = QLabel("Train the model to see its predictions here.")
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -122,6 +134,7 @@ class ResultsView(QTabWidget):
         self._cm_image.setLookupTable(_blues_lut())
         self.confusion_plot.getPlotItem().addItem(self._cm_image)
         self._cm_texts: list[pg.TextItem] = []
+        self._cm_shown: list[tuple[str, str] | None] = []  # what each cell's text item shows
 
         # decision regions
         self.regions_plot = make_plot("regionsPlot", "Decision regions", "x₂", grid=False)
@@ -139,7 +152,7 @@ class ResultsView(QTabWidget):
         # Its text changes with every update: its width must not move the splitter beside it.
         self._images_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._images_title.setWordWrap(True)
-        images_page = QWidget()
+        images_page = self.images_page = QWidget()
         box = QVBoxLayout(images_page)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self._images_title)
@@ -165,6 +178,7 @@ class ResultsView(QTabWidget):
         }
         for key in self._tabs:
             self.setTabVisible(self._tabs[key], key == "empty")
+        self.currentChanged.connect(self._draw_current)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         # Fixed, not the pages' (whose titles change with every update): the splitter beside the
@@ -180,7 +194,7 @@ class ResultsView(QTabWidget):
 
     def show_results(self, payload: dict[str, Any]) -> None:
         first = self.payload is None
-        self.payload = payload
+        self.payload = None  # nothing is drawn while the tabs change (each change of page draws)
         shown = {"confusion": "confusion" in payload, "regions": "regions" in payload,
                  "images": "images" in payload, "regression": "regression" in payload}
         shown["empty"] = not any(shown.values())
@@ -192,22 +206,37 @@ class ResultsView(QTabWidget):
                 if shown[key]:
                     self.setCurrentIndex(self._tabs[key])
                     break
+        self.payload, self._drawn = payload, set()
+        self._draw_current()
+
+    def _draw_current(self) -> None:
+        """Draw the payload on the page in view only (the others when they come into view): a
+        run updates its results every half second, and drawing all pages took ~4 ms each."""
+        payload = self.payload
+        key = next((k for k, i in self._tabs.items() if i == self.currentIndex()), None)
+        if payload is None or key is None or key in self._drawn or key not in payload:
+            return
+        self._drawn.add(key)
         epoch = payload.get("epoch")
-        if shown["confusion"]:
+        if key == "confusion":
             self._show_confusion(payload["confusion"], payload["class_names"], epoch, payload.get("accuracy"))
-        if shown["regions"]:
+        elif key == "regions":
             self._show_regions(payload["regions"], epoch)
-        if shown["images"]:
+        elif key == "images":
             imgs = payload["images"]
             self.image_grid.set_images(imgs["images"], imgs["true"], imgs["pred"], payload["class_names"])
             self._images_title.setText(
                 f"Epoch {epoch}: {imgs['wrong']} of {payload['n']} validation samples misclassified "
                 f"(mistakes first, captions true → predicted)")
-        if shown["regression"]:
+        elif key == "regression":
             self._show_regression(payload["regression"], epoch, payload.get("rmse"))
 
     def confusion_matrix(self) -> np.ndarray | None:
         return None if self.payload is None else self.payload.get("confusion")
+
+    def confusion_texts(self) -> list[str]:
+        """The cell labels the confusion page shows, row by row (true class) ("" for 0)."""
+        return [t.toPlainText() for t in self._cm_texts]
 
     def _show_confusion(self, cm: np.ndarray, names: list[str], epoch: Any, accuracy: Any) -> None:
         k = len(cm)
@@ -222,6 +251,7 @@ class ResultsView(QTabWidget):
             font = QFont()
             font.setPointSize(7 if k > 10 else 8)
             self._cm_texts = []
+            self._cm_shown = [None] * (k * k)
             for i in range(k):
                 for j in range(k):
                     t = pg.TextItem(anchor=(0.5, 0.5))
@@ -238,7 +268,10 @@ class ResultsView(QTabWidget):
             for j in range(k):
                 t = self._cm_texts[i * k + j]
                 n = int(cm[i, j])
-                t.setText(str(n) if n else "", color="white" if share[i, j] > 0.55 else FOREGROUND)
+                text, color = (str(n) if n else ""), ("white" if share[i, j] > 0.55 else FOREGROUND)
+                if (text, color) != self._cm_shown[i * k + j]:  # most cells keep their count
+                    t.setText(text, color=color)
+                    self._cm_shown[i * k + j] = (text, color)
         acc = f", validation accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
         item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>Confusion matrix "
                       f"(epoch {epoch}{acc})</span>")
