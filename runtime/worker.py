@@ -42,8 +42,9 @@ Invariants:
   by the user wins; ``RunRequest.threads`` overrides both). The window keeps its share small
   instead (designer.plots.WINDOW_SHARE): measured on 2 cores, leaving one core to the window
   capped the run at the CLI's 1-thread speed (0.75-0.85x of ``netwright train``), while 2
-  threads beside a window that draws little reached ~0.9x. A thread team waits for its slowest
-  member, so every long redraw of the window stalls the whole team.
+  threads beside a window that keeps to ~5 % of a CPU reached 0.91-0.97x (beside one that took
+  15-18 %: 0.74-0.78x). A thread team waits for its slowest member, so every burst of work in
+  the window stalls the whole team.
 """
 
 from __future__ import annotations
