@@ -72,6 +72,9 @@ def test_digits_mlp_trains_and_fills_plots_results_canvas_and_runs(qtbot, window
 
     assert run.status == "completed", run.message
     assert [r["epoch"] for r in run.epochs] == [1, 2, 3]
+    bar = ui(window).panel.progress_bar  # full, and says so
+    assert bar.value() == bar.maximum() and bar.format().startswith("Epoch 3/3") and bar.format().endswith("done")
+    assert bar.updatesEnabled()  # its repaints are held back only while it changes
     assert not window.actionStop.isEnabled() and not window.actionPause.isEnabled()
     assert window.actionTrain.isEnabled()
     # the contract's widgets exist and hold the run
