@@ -55,6 +55,10 @@ WINDOW_SHARE = 0.05
 CURVE_WIDTH = 1.0
 DEFAULT_CAPACITY = 4096
 LEFT_AXIS_WIDTH = 60  # pixels for the y axis: its label and tick labels up to "0.0001"
+# Legends sit in a corner of their plot (offsets from it, pixels); every LEGEND_CHECK_S at most
+# each moves to the corner where it hides the fewest points if its own hides any.
+LEGEND_CORNERS = {"top right": (-6, 6), "bottom right": (-6, -6), "top left": (6, 6), "bottom left": (6, -6)}
+LEGEND_CHECK_S = 1.0
 
 BACKGROUND = "#fbfbfc"
 FOREGROUND = "#30343a"
@@ -218,12 +222,44 @@ def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None
     return widget
 
 
-def _legend(plot: pg.PlotWidget, columns: int = 1) -> pg.LegendItem:
-    legend = plot.getPlotItem().addLegend(offset=(-6, 6), colCount=columns,
+def _legend(plot: pg.PlotWidget, columns: int = 1, corner: str = "top right") -> pg.LegendItem:
+    # Rows packed tight (pyqtgraph's default leaves ~27 px a row): plots in the dock are often
+    # under 100 px tall, and a legend of three rows then covered nearly all of one.
+    legend = plot.getPlotItem().addLegend(offset=LEGEND_CORNERS[corner], colCount=columns, verSpacing=-7,
                                          labelTextColor=FOREGROUND, labelTextSize="8pt")
     legend.setBrush(pg.mkBrush(255, 255, 255, 200))
     legend.setPen(pg.mkPen("#c8ccd2"))
     return legend
+
+
+def legend_corner(legend: pg.LegendItem) -> str:
+    """Which of LEGEND_CORNERS the legend is in."""
+    dx, dy = legend.opts["offset"]
+    return f"{'bottom' if dy < 0 else 'top'} {'right' if dx < 0 else 'left'}"
+
+
+def hidden_points(plot: pg.PlotWidget, legend: pg.LegendItem) -> dict[str, int]:
+    """For each corner, how many of the points the plot shows the legend would cover there."""
+    item = plot.getPlotItem()
+    vb = item.getViewBox()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    px, py = vb.viewPixelSize()
+    rect = legend.boundingRect()
+    w, h = (rect.width() + 8) * px, (rect.height() + 8) * py
+    xs, ys = [], []
+    for data in item.listDataItems():
+        x, y = data.getData()
+        if x is not None and y is not None and len(x) == len(y):
+            xs.append(np.asarray(x, dtype=float))
+            ys.append(np.asarray(y, dtype=float))
+    if not xs or not w or not h:
+        return {}
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    seen = np.isfinite(x) & np.isfinite(y) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    left, right = x <= x0 + w, x >= x1 - w
+    top, bottom = y >= y1 - h, y <= y0 + h  # y grows upwards in these plots
+    return {"top right": int((seen & top & right).sum()), "bottom right": int((seen & bottom & right).sum()),
+            "top left": int((seen & top & left).sum()), "bottom left": int((seen & bottom & left).sum())}
 
 
 class LivePlots(QWidget):
@@ -265,10 +301,14 @@ class LivePlots(QWidget):
         layout.addWidget(self.gradient_plot, 1, 0, 1, 2)
         layout.addWidget(self.units_plot, 1, 2)
 
-        self._loss_legend = _legend(self.loss_plot)
-        self._acc_legend = _legend(self.accuracy_plot)
+        self._loss_legend = _legend(self.loss_plot)  # losses fall: the top right stays free
+        self._acc_legend = _legend(self.accuracy_plot, corner="bottom right")  # accuracy rises
         self._grad_legend = _legend(self.gradient_plot, columns=2)
         self._units_legend = _legend(self.units_plot)
+        self._legends = {self.loss_plot: self._loss_legend, self.accuracy_plot: self._acc_legend,
+                         self.gradient_plot: self._grad_legend, self.units_plot: self._units_legend}
+        self._default_corners = {plot: legend_corner(legend) for plot, legend in self._legends.items()}
+        self._legends_checked = 0.0
 
         def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = CURVE_WIDTH,
                   style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> pg.PlotDataItem:
@@ -315,6 +355,8 @@ class LivePlots(QWidget):
         self._layer_order.clear()
         self._grad_legend.clear()
         self._units_legend.clear()
+        for plot, corner in self._default_corners.items():
+            self._legends[plot].setOffset(LEGEND_CORNERS[corner])
         for plot, line in self._markers:
             plot.getPlotItem().removeItem(line)
         self._markers.clear()
@@ -473,6 +515,23 @@ class LivePlots(QWidget):
             self._fit_gradients()
         if drew:
             self.redraw_count += 1
+            if time.monotonic() - self._legends_checked >= LEGEND_CHECK_S:
+                self.place_legends()
+
+    def legend(self, plot: pg.PlotWidget) -> pg.LegendItem:
+        return self._legends[plot]
+
+    def place_legends(self) -> None:
+        """Move each legend whose corner hides curve points to the corner that hides the fewest."""
+        self._legends_checked = time.monotonic()
+        for plot, legend in self._legends.items():
+            if not plot.isVisible() or not legend.isVisible():
+                continue
+            hidden = hidden_points(plot, legend)
+            here = hidden.get(legend_corner(legend), 0)
+            best = min(hidden, key=hidden.get) if hidden else None
+            if best is not None and here and hidden[best] < here / 2:
+                legend.setOffset(LEGEND_CORNERS[best])
 
     def _set_range(self, plot: pg.PlotWidget, **ranges: tuple[float, float]) -> None:
         if plot in self._user_views:
