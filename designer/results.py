@@ -151,7 +151,8 @@ class ResultsView(QTabWidget):
         self._images_title.setStyleSheet(f"color: {FOREGROUND}; padding: 2px;")
         # Its text changes with every update: its width must not move the splitter beside it.
         self._images_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self._images_title.setWordWrap(True)
+        self._images_title.setToolTip("Validation images, the misclassified ones first; each caption "
+                                      "reads true class → predicted class.")
         images_page = self.images_page = QWidget()
         box = QVBoxLayout(images_page)
         box.setContentsMargins(0, 0, 0, 0)
@@ -225,9 +226,8 @@ class ResultsView(QTabWidget):
         elif key == "images":
             imgs = payload["images"]
             self.image_grid.set_images(imgs["images"], imgs["true"], imgs["pred"], payload["class_names"])
-            self._images_title.setText(
-                f"Epoch {epoch}: {imgs['wrong']} of {payload['n']} validation samples misclassified "
-                f"(mistakes first, captions true → predicted)")
+            self._images_title.setText(f"Epoch {epoch}: {imgs['wrong']} of {payload['n']} misclassified "
+                                       f"(mistakes first; true → predicted)")
         elif key == "regression":
             self._show_regression(payload["regression"], epoch, payload.get("rmse"))
 
