@@ -56,7 +56,8 @@ CURVE_WIDTH = 1.0
 DEFAULT_CAPACITY = 4096
 LEFT_AXIS_WIDTH = 60  # pixels for the y axis: its label and tick labels up to "0.0001"
 # Legends sit in a corner of their plot (offsets from it, pixels); every LEGEND_CHECK_S at most
-# each moves to the corner where it hides the fewest points if its own hides any.
+# each takes as many columns as fit across its plot and moves to the corner where it hides the
+# fewest points if its own hides any.
 LEGEND_CORNERS = {"top right": (-6, 6), "bottom right": (-6, -6), "top left": (6, 6), "bottom left": (6, -6)}
 LEGEND_CHECK_S = 1.0
 
@@ -238,6 +239,18 @@ def legend_corner(legend: pg.LegendItem) -> str:
     return f"{'bottom' if dy < 0 else 'top'} {'right' if dx < 0 else 'left'}"
 
 
+def fit_columns(plot: pg.PlotWidget, legend: pg.LegendItem) -> None:
+    """As many columns as fit across the plot: few rows keep the legend off the curves, and a
+    legend wider than its plot would be cut off."""
+    if not legend.items:
+        return
+    widest = max(sample.boundingRect().width() + label.boundingRect().width() for sample, label in legend.items)
+    room = plot.getPlotItem().getViewBox().width() - 20
+    columns = int(max(1, min(len(legend.items), room // (widest + 12))))
+    if columns != legend.columnCount:
+        legend.setColumnCount(columns)
+
+
 def hidden_points(plot: pg.PlotWidget, legend: pg.LegendItem) -> dict[str, int]:
     """For each corner, how many of the points the plot shows the legend would cover there."""
     item = plot.getPlotItem()
@@ -303,12 +316,17 @@ class LivePlots(QWidget):
 
         self._loss_legend = _legend(self.loss_plot)  # losses fall: the top right stays free
         self._acc_legend = _legend(self.accuracy_plot, corner="bottom right")  # accuracy rises
-        self._grad_legend = _legend(self.gradient_plot, columns=2)
+        self._grad_legend = _legend(self.gradient_plot)
         self._units_legend = _legend(self.units_plot)
         self._legends = {self.loss_plot: self._loss_legend, self.accuracy_plot: self._acc_legend,
                          self.gradient_plot: self._grad_legend, self.units_plot: self._units_legend}
         self._default_corners = {plot: legend_corner(legend) for plot, legend in self._legends.items()}
         self._legends_checked = 0.0
+        self._legends_changed = False  # entries added since the last check: check with the next redraw
+        self._legend_timer = QTimer(self)  # after a resize (debounced: dragging a splitter resizes often)
+        self._legend_timer.setSingleShot(True)
+        self._legend_timer.setInterval(100)
+        self._legend_timer.timeout.connect(self.place_legends)
 
         def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = CURVE_WIDTH,
                   style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> pg.PlotDataItem:
@@ -443,6 +461,7 @@ class LivePlots(QWidget):
                 name = f"{title} saturated"
             item = plot.getPlotItem().plot([], [], pen=pen, name=name)
             series = self._layers[key] = _Series(item, self.capacity, log=log)
+            self._legends_changed = True
         return series
 
     def mark(self, x: float, text: str) -> None:
@@ -485,6 +504,7 @@ class LivePlots(QWidget):
                 self._overlay_epochs = max(self._overlay_epochs, float(x.max()))
         self._fit_x(refit=True)
         self._fit_loss()
+        self._legend_timer.start()  # the overlays' entries changed the legends
 
     # ------------------------------------------------------------------ drawing
 
@@ -515,8 +535,12 @@ class LivePlots(QWidget):
             self._fit_gradients()
         if drew:
             self.redraw_count += 1
-            if time.monotonic() - self._legends_checked >= LEGEND_CHECK_S:
+            if self._legends_changed or time.monotonic() - self._legends_checked >= LEGEND_CHECK_S:
                 self.place_legends()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._legend_timer.start()
 
     def legend(self, plot: pg.PlotWidget) -> pg.LegendItem:
         return self._legends[plot]
@@ -524,9 +548,11 @@ class LivePlots(QWidget):
     def place_legends(self) -> None:
         """Move each legend whose corner hides curve points to the corner that hides the fewest."""
         self._legends_checked = time.monotonic()
+        self._legends_changed = False
         for plot, legend in self._legends.items():
             if not plot.isVisible() or not legend.isVisible():
                 continue
+            fit_columns(plot, legend)
             hidden = hidden_points(plot, legend)
             here = hidden.get(legend_corner(legend), 0)
             best = min(hidden, key=hidden.get) if hidden else None

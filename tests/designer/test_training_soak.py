@@ -195,6 +195,21 @@ def test_a_legend_moves_off_the_curves_it_would_hide(qtbot):
     assert legend_corner(legend) == "top right"
 
 
+def test_legends_take_as_many_columns_as_fit_across_their_plot(qtbot):
+    from records_sim import LAYERS
+
+    plots = shown_plots(qtbot, 1400, 700)
+    qtbot.waitExposed(plots)
+    plots.start_run({nid: f"{nid} Linear, the layer's title" for nid in LAYERS})
+    plots.add_records(simulated_records(epochs=3, steps=5))  # four layers: four gradient curves
+    plots.flush()  # new entries: the legends are fitted with this redraw
+    legend = plots.legend(plots.gradient_plot)
+    assert len(legend.items) == 4 and legend.columnCount == 4  # one row on a wide plot
+    plots.resize(520, 500)
+    qtbot.waitUntil(lambda: legend.columnCount < 4, timeout=2000)  # refitted after the resize
+    assert legend.boundingRect().width() <= plots.gradient_plot.getPlotItem().getViewBox().width()
+
+
 def test_never_more_than_twenty_redraws_a_second(qtbot):
     plots = shown_plots(qtbot)
     before = plots.redraw_count

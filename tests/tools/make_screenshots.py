@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication, QSplitter  # noqa: E402
 
 SHOTS = {
     # file name: (sample, epochs, batch size, epochs to wait before the "during" shot, results tab)
-    "designer-training.png": ("digits_mlp.json", 12, 16, 3, "images"),
+    "designer-training.png": ("digits_mlp.json", 40, 16, 3, "images"),
     "decision-regions.png": ("residual_mlp.json", None, None, None, "regions"),
 }
 SIZE = (1600, 1000)
