@@ -410,13 +410,16 @@ class LivePlots(QWidget):
         if self._any_dirty():
             self.request_redraw()
 
-    def request_redraw(self) -> None:
-        """Make sure a redraw comes (at the pace; at once is never: records come in bursts)."""
+    def request_redraw(self, soon: bool = False) -> None:
+        """Make sure a redraw comes: at the pace, or within REDRAW_INTERVAL_MS when ``soon`` (a
+        few records that answer the user, e.g. the last ones before a pause)."""
         if not self._timer.isActive():
             # after a pause in the records (a new run, a slow epoch) the first redraw comes soon
             self._interval_ms = float(REDRAW_INTERVAL_MS)
             self._cpu_mark = time.thread_time()
             self._timer.start(REDRAW_INTERVAL_MS)
+        elif soon and self._timer.remainingTime() > REDRAW_INTERVAL_MS:
+            self._timer.start(REDRAW_INTERVAL_MS)  # the next redraw sets the pace again
 
     def _add_step(self, r: dict) -> None:
         x = _step_x(r)

@@ -409,7 +409,9 @@ class TrainingController(QObject):
 
     def _on_worker_records_ready(self) -> None:
         if self.sender() is self._worker:
-            self.plots.request_redraw()  # the records are taken just before it (_catch_up)
+            # taken just before the redraw (_catch_up); paused or stopping, the last few records
+            # show at once: the user waits for them
+            self.plots.request_redraw(soon=self.state != STATE_RUNNING)
 
     def _catch_up(self, final: bool = False) -> None:
         """Take the queued records and show the run's newest state everywhere: in one burst

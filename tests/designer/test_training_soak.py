@@ -210,6 +210,22 @@ def test_legends_take_as_many_columns_as_fit_across_their_plot(qtbot):
     assert legend.boundingRect().width() <= plots.gradient_plot.getPlotItem().getViewBox().width()
 
 
+def test_a_redraw_asked_for_soon_does_not_wait_for_the_pace(qtbot):
+    import time
+
+    plots = shown_plots(qtbot)
+    plots.add_records(simulated_records(epochs=2, steps=5))
+    plots._timer.setInterval(5000)  # as paced beside a busy window
+    plots._timer.start()
+    plots.request_redraw()
+    qtbot.wait(200)
+    assert plots.redraw_count == 0  # at the pace
+    t0 = time.monotonic()
+    plots.request_redraw(soon=True)
+    qtbot.waitUntil(lambda: plots.redraw_count == 1, timeout=1000)
+    assert time.monotonic() - t0 < 0.5
+
+
 def test_never_more_than_twenty_redraws_a_second(qtbot):
     plots = shown_plots(qtbot)
     before = plots.redraw_count
