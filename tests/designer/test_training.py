@@ -265,7 +265,7 @@ def test_export_actions_write_files_and_say_so(qtbot, window, tmp_path, monkeypa
 def test_screenshots_during_and_after_training(qtbot, window):
     SHOTS.mkdir(parents=True, exist_ok=True)
     window.resize(1600, 1000)
-    controller = start(qtbot, window, "digits_mlp.json", epochs=40, batch=16)
+    controller = start(qtbot, window, "digits_mlp.json", epochs=60, batch=16)
     qtbot.waitUntil(lambda: len(controller.run.epochs) >= 3 and ui(window).results.payload is not None,
                     timeout=RUN_TIMEOUT_MS)
     # zoom onto the hidden layers so their gradient bands and figures are legible
