@@ -5,8 +5,8 @@ Four contenders train ``samples/digits_mlp.json`` for ``--epochs`` epochs, ``--r
 in turn, each reporting its median per-epoch training samples/s:
 
 * ``child, designer settings``: a TrainingProcess as the designer starts it (a step record after
-  every batch, batched over the pipe; live results every half second; checkpoint at most every
-  2 s), with torch's default threads like the command line;
+  every batch, of which one per 20 ms goes over the pipe, in batches; live results every half
+  second; checkpoint at most every 2 s), with torch's default threads like the command line;
 * ``child, CLI settings``: the same process with the command line's settings (a step record every
   0.25 s, no live results);
 * ``netwright train`` with one torch thread, and with torch's default threads (the reference of
