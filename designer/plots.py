@@ -223,10 +223,10 @@ def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None
     return widget
 
 
-def _legend(plot: pg.PlotWidget, columns: int = 1, corner: str = "top right") -> pg.LegendItem:
+def _legend(plot: pg.PlotWidget, corner: str) -> pg.LegendItem:
     # Rows packed tight (pyqtgraph's default leaves ~27 px a row): plots in the dock are often
     # under 100 px tall, and a legend of three rows then covered nearly all of one.
-    legend = plot.getPlotItem().addLegend(offset=LEGEND_CORNERS[corner], colCount=columns, verSpacing=-7,
+    legend = plot.getPlotItem().addLegend(offset=LEGEND_CORNERS[corner], verSpacing=-7,
                                          labelTextColor=FOREGROUND, labelTextSize="8pt")
     legend.setBrush(pg.mkBrush(255, 255, 255, 200))
     legend.setPen(pg.mkPen("#c8ccd2"))
@@ -314,13 +314,10 @@ class LivePlots(QWidget):
         layout.addWidget(self.gradient_plot, 1, 0, 1, 2)
         layout.addWidget(self.units_plot, 1, 2)
 
-        self._loss_legend = _legend(self.loss_plot)  # losses fall: the top right stays free
-        self._acc_legend = _legend(self.accuracy_plot, corner="bottom right")  # accuracy rises
-        self._grad_legend = _legend(self.gradient_plot)
-        self._units_legend = _legend(self.units_plot)
-        self._legends = {self.loss_plot: self._loss_legend, self.accuracy_plot: self._acc_legend,
-                         self.gradient_plot: self._grad_legend, self.units_plot: self._units_legend}
-        self._default_corners = {plot: legend_corner(legend) for plot, legend in self._legends.items()}
+        self._default_corners = {self.loss_plot: "top right",  # losses fall: the top right stays free
+                                 self.accuracy_plot: "bottom right",  # accuracy rises
+                                 self.gradient_plot: "top right", self.units_plot: "top right"}
+        self._legends = {plot: _legend(plot, corner) for plot, corner in self._default_corners.items()}
         self._legends_checked = 0.0
         self._legends_changed = False  # entries added since the last check: check with the next redraw
         self._legend_timer = QTimer(self)  # after a resize (debounced: dragging a splitter resizes often)
@@ -371,8 +368,8 @@ class LivePlots(QWidget):
             plot.getPlotItem().removeItem(series.item)
         self._layers.clear()
         self._layer_order.clear()
-        self._grad_legend.clear()
-        self._units_legend.clear()
+        self._legends[self.gradient_plot].clear()
+        self._legends[self.units_plot].clear()
         for plot, corner in self._default_corners.items():
             self._legends[plot].setOffset(LEGEND_CORNERS[corner])
         for plot, line in self._markers:
