@@ -193,6 +193,7 @@ class TrainingController(QObject):
     state_changed = Signal(str)
     message = Signal(str, bool)  # text, is_error
     runs_changed = Signal()
+    train_refused = Signal()  # F5 found errors in the graph: the Problems panel should show them
 
     def __init__(self, window: Any, store: RunStore | None = None):
         super().__init__(window)
@@ -291,6 +292,7 @@ class TrainingController(QObject):
         if analysis.errors:
             first = analysis.errors[0].text(self.document.graph)
             more = len(analysis.errors) - 1
+            self.train_refused.emit()
             self._fail_early("The graph has errors; fix them first: " + first
                              + (f" (and {more} more)" if more else ""))
             return None
