@@ -168,3 +168,103 @@ def test_huge_file_is_refused_before_parsing(tmp_path):
         load_path(big)
     with pytest.raises(FileFormatError, match="cannot read"):
         load_path(tmp_path / "missing.json")
+
+
+# ------------------------------------------------------------------ atomic_write: debris, modes, links
+
+
+def test_a_save_removes_what_interrupted_saves_of_that_file_left_and_nothing_else(tmp_path):
+    target = tmp_path / "model.json"
+    save_path(load_path(SAMPLES / "xor_mlp.json"), target)
+    leftovers = [".model.json.a1b2c3d4.tmp", ".model.json.x_9kq0zz.tmp"]  # hex (ours) and mkstemp's
+    kept = [
+        ".other.json.a1b2c3d4.tmp",  # another file's interrupted save
+        "model.json.a1b2c3d4.tmp",  # no leading dot: a user's file
+        ".model.json.backup.tmp",  # not 8 characters
+        ".model.json.a1b2c3d4.tmp.keep",
+        ".model.json.A1B2C3D4.tmp",
+        ".model.jsonx.a1b2c3d4.tmp",
+        "notes.txt",
+    ]
+    for name in leftovers + kept:
+        (tmp_path / name).write_text("half a save")
+    (tmp_path / ".model.json.dir12345.tmp").mkdir()  # not a regular file: not ours
+    save_path(load_path(SAMPLES / "xor_mlp.json"), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + ["model.json", ".model.json.dir12345.tmp"])
+    assert all((tmp_path / name).read_text() == "half a save" for name in kept)
+
+
+_KILLED_SAVER = """
+import os, sys, time
+from graph import fileformat
+def stall(src, dst):  # the data is written and synced: stop right before the rename
+    print("ready", flush=True)
+    time.sleep(600)
+fileformat.os.replace = stall
+fileformat.atomic_write(sys.argv[1], b"new")
+"""
+
+
+def test_a_save_killed_mid_way_leaves_a_temp_that_the_next_save_removes(tmp_path):
+    """A save in another process is left alone while it runs; once SIGKILLed, its file is debris."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    target = tmp_path / "model.json"
+    target.write_bytes(b"old")
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_SAVER, str(target)], cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        (pending,) = [p.name for p in tmp_path.iterdir() if p.name != "model.json"]
+        assert fileformat.temp_name_pattern("model.json").fullmatch(pending)
+        fileformat.atomic_write(target, b"mine")  # the running save holds its temp: kept
+        assert (tmp_path / pending).read_bytes() == b"new" and target.read_bytes() == b"mine"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+    fileformat.atomic_write(target, b"after")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"] and target.read_bytes() == b"after"
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o600, 0o664, 0o755])
+def test_a_save_keeps_the_files_permission_bits(mode, tmp_path):
+    target = tmp_path / "model.json"
+    target.write_text("{}")
+    os.chmod(target, mode)
+    save_path(load_path(SAMPLES / "xor_mlp.json"), target)
+    assert (target.stat().st_mode & 0o7777) == mode
+    assert load_path(target).settings["title"]
+
+
+def test_a_new_file_gets_the_umask_permissions_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save_path(load_path(SAMPLES / "xor_mlp.json"), tmp_path / "new.json")
+    finally:
+        os.umask(old)
+    assert ((tmp_path / "new.json").stat().st_mode & 0o777) == 0o644
+
+
+def test_a_save_writes_through_a_symlink_and_keeps_the_link(tmp_path):
+    real = tmp_path / "real" / "real.json"
+    real.parent.mkdir()
+    real.write_text("{}")
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(os.path.relpath(real, tmp_path))
+    g = load_path(SAMPLES / "xor_mlp.json")
+    save_path(g, link)
+    assert link.is_symlink() and os.readlink(link) == os.path.relpath(real, tmp_path)
+    assert real.read_text() == dumps(g) and (real.stat().st_mode & 0o777) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real"]
+    assert [p.name for p in real.parent.iterdir()] == ["real.json"]
+    # a link whose target does not exist yet: the target is created, the link stays
+    dangling = tmp_path / "later.json"
+    dangling.symlink_to("real/later.json")
+    save_path(g, dangling)
+    assert dangling.is_symlink() and (real.parent / "later.json").read_text() == dumps(g)
