@@ -326,6 +326,7 @@ class ParamInspector(QScrollArea):
     def _header(self, layout: QVBoxLayout, title: str, color: str, doc: str) -> None:
         head = QLabel(f"<span style='color:{color}; font-size:15px'>■</span> "
                       f"<b style='font-size:13px'>{title}</b>")
+        head.setObjectName("inspectorHeader")
         layout.addWidget(head)
         text = QLabel(doc)
         text.setWordWrap(True)

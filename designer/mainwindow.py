@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self._fit_pending = False
         self._connect()
         self.training = install_training(self)  # training panel, live plots, results, Run/Export menus
+        self._arrange_docks()
         self._update_title()
         self.document.refresh_analysis()
         if offer_recovery:
@@ -210,6 +211,24 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(tabify_with, dock)
         self.menus["view"].addAction(dock.toggleViewAction())
         return dock
+
+    def _arrange_docks(self) -> None:
+        """Give the Inspector room to edit a node without scrolling.
+
+        NOTE: [dock layout] With the bottom area (live plots, at least ~310 px tall) spanning the
+        whole width, the right column above it kept ~430 px at 1360×840, and the Training panel
+        (~400 px at its minimum) left the Inspector 68 px: every edit needed scrolling. The right
+        column now runs the full height (the plots keep their ~940 px minimum width beside it at
+        1280 px), the Training panel gets its minimum and the Inspector everything else.
+        """
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        panel_dock = self.training.panel_dock
+        self.palette_dock.setMinimumWidth(170)  # the search field and node names stay readable
+        self.inspector_dock.setMinimumSize(260, 200)
+        self.resizeDocks([self.inspector_dock, panel_dock], [2000, panel_dock.minimumSizeHint().height()],
+                         Qt.Orientation.Vertical)
+        # Before a first run the plots are empty and the findings are what a user needs to read.
+        self.problems_dock.raise_()
 
     def _create_status_bar(self) -> None:
         bar = self.statusBar()
