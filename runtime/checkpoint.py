@@ -26,13 +26,15 @@ Invariants:
   the previous checkpoint intact.
 * Reading uses ``torch.load(..., weights_only=True)`` only: tensors, numbers, strings, lists,
   tuples and dicts. A file carrying any other pickle object (code) is refused with a
-  :class:`CheckpointError` before anything in it runs.
+  :class:`CheckpointError` before anything in it runs, and the refusal is the only thing said:
+  torch's warnings while reading an untrusted file are not shown.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
 from typing import Any
 
 import torch
@@ -71,7 +73,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not os.path.isfile(file):
         raise CheckpointError(f"no checkpoint at '{file}'")
     try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # A file pickled with protocol 4 or 5 (pickle.dump's defaults) makes torch warn
+            # before it reads (or refuses) it; our refusal below already says everything, and a
+            # warning line printed first only made the message harder to read.
+            warnings.simplefilter("ignore")
+            state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # an untrusted file: any failure is a refusal, never a crash
         reason = " ".join(str(exc).split())
         if "Weights only load failed" in reason or "Unsupported global" in reason:

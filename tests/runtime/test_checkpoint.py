@@ -188,6 +188,37 @@ def test_a_checkpoint_carrying_code_runs_nothing_and_is_refused(tmp_path, writer
     assert not canary.exists()
 
 
+@pytest.mark.parametrize("protocol", [2, 4, pickle.HIGHEST_PROTOCOL, "torch.save"])
+def test_a_refused_checkpoint_prints_only_the_refusal(tmp_path, protocol):
+    """``netwright train --resume`` on a crafted file: stderr is the one clear line, no warning
+    from torch first (pickle.dump's default protocols made torch warn before refusing)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    canary = tmp_path / "canary"
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    state = {"format": ckpt.FORMAT, "version": ckpt.VERSION, "epoch": 1, "model": _Payload(str(canary)),
+             "optimizer": {}, "rng": {}, "records": [], "config": {}}
+    if protocol == "torch.save":
+        torch.save(state, folder / ckpt.LAST)
+    else:
+        with open(folder / ckpt.LAST, "wb") as fh:
+            pickle.dump(state, fh, protocol=protocol)
+    gpath = tmp_path / "g.json"
+    save_path(resumable_graph(tmp_path), gpath)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    p = subprocess.run([sys.executable, "-m", "designer.launcher", "train", str(gpath), "--resume", str(folder),
+                        "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 2
+    assert p.stderr.splitlines() == [f"{gpath}: '{folder / ckpt.LAST}' is not a readable Netwright checkpoint: "
+                                     "it contains Python objects other than tensors and numbers "
+                                     "(refused without running them)"]
+    assert p.stdout == "" and not canary.exists()
+
+
 def test_files_that_are_not_checkpoints_are_refused(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x00not a checkpoint" * 10)
