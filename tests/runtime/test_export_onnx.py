@@ -67,3 +67,41 @@ def test_onnx_refuses_an_invalid_graph(tmp_path) -> None:
     with pytest.raises(RunError, match="prediction"):
         export_onnx(graph, str(tmp_path / "m.onnx"), str(SAMPLES))
     assert not (tmp_path / "m.onnx").exists()
+
+
+_MAIN_DEPENDENCIES_ONLY = """
+import importlib.abc, os, sys
+TEST_EXTRAS = {"onnxscript", "onnx_ir", "onnxruntime", "pytest", "hypothesis"}
+
+class Absent(importlib.abc.MetaPathFinder):  # a `make run` install: no test extras
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in TEST_EXTRAS:
+            raise ImportError(f"{name} is a test extra")
+        return None
+
+sys.meta_path.insert(0, Absent())
+from graph import load_path
+from runtime.export import export_onnx
+for name in sys.argv[2:]:
+    export_onnx(load_path(os.path.join(sys.argv[1], name + ".json")), name + ".onnx", sys.argv[1])
+    print(name, os.path.getsize(name + ".onnx"))
+"""
+
+
+def test_onnx_export_needs_only_the_main_dependencies(tmp_path) -> None:
+    """torch.onnx.export(dynamo=False) and onnx.checker work without onnxscript or onnxruntime,
+    which are test extras: the menu's ONNX export works on a `make run` install."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    names = ["xor_mlp", "digits_cnn", "sequence_lstm", "tokens_gru"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-c", _MAIN_DEPENDENCIES_ONLY, str(SAMPLES), *names], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert [line.split()[0] for line in p.stdout.splitlines()] == names
+    for name in names:
+        onnx.checker.check_model(onnx.load(str(tmp_path / f"{name}.onnx")), full_check=True)
