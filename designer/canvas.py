@@ -2,7 +2,9 @@
 
 Invariants: the view edits nothing itself. A palette drop becomes ``node_type_dropped(type_id,
 scene_pos)`` and a dropped file ``files_dropped(paths)``; the main window turns them into
-document edits or an open. Zoom stays within [MIN_ZOOM, MAX_ZOOM].
+document edits or an open. Zoom stays within [MIN_ZOOM, MAX_ZOOM]. A graph that is opened or
+started (``show_graph``) is shown at no more than 100 % and never so small that the text on its
+nodes and wires is under READABLE_TEXT_PX pixels high; only an explicit Fit to View goes lower.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
+from .items import smallest_text_px
 from .palette import NODE_TYPE_MIME
 from .scene import GraphScene
 
 MIN_ZOOM = 0.1
 MAX_ZOOM = 4.0
+READABLE_TEXT_PX = 9.0  # below this a new user could not read node titles and wire labels (issue 13)
+FIT_MARGIN = 40.0
 GRID = 20.0
 CANVAS_BG = QColor("#f6f7f9")
 GRID_MINOR = QColor("#e9ecf1")
@@ -76,6 +81,33 @@ class GraphView(QGraphicsView):
     def reset_zoom(self) -> None:
         self.set_zoom(1.0)
 
+    def readable_zoom(self) -> float:
+        """The smallest zoom at which every text on nodes and wires is READABLE_TEXT_PX high."""
+        # rounded up to whole percents, so rounding in the view's transform cannot undercut it
+        return min(1.0, math.ceil(100 * READABLE_TEXT_PX / smallest_text_px(self.logicalDpiY())) / 100)
+
+    def show_graph(self) -> None:
+        """The view a graph opens with: all of it at up to 100 %, but never below the readable
+        zoom; a graph too big for that shows its left end, where the data comes in."""
+        scene = self.scene()
+        if not isinstance(scene, GraphScene):
+            return
+        scene.update_scene_rect()
+        rect = scene.nodes_rect()
+        if rect.isNull():
+            self.set_zoom(1.0)
+            self.centerOn(scene.sceneRect().center())
+            return
+        rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
+        port = self.viewport().rect()
+        fit = min(port.width() / rect.width(), port.height() / rect.height())
+        zoom = max(self.readable_zoom(), min(1.0, fit))
+        self.set_zoom(zoom)
+        seen_w, seen_h = port.width() / zoom, port.height() / zoom
+        x = rect.center().x() if rect.width() <= seen_w else rect.left() + seen_w / 2
+        y = rect.center().y() if rect.height() <= seen_h else rect.top() + seen_h / 2
+        self.centerOn(QPointF(x, y))
+
     def fit_all(self) -> None:
         scene = self.scene()
         if not isinstance(scene, GraphScene):
@@ -86,7 +118,7 @@ class GraphView(QGraphicsView):
         if rect.isNull():
             self.reset_zoom()
             return
-        rect = rect.adjusted(-40, -40, 40, 40)
+        rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom() > 1.0:  # never blow a small graph up past 100 %
             self.set_zoom(1.0)

@@ -85,6 +85,17 @@ def metrics(name: str) -> QFontMetricsF:
     return QFontMetricsF(fonts()[name])
 
 
+def font_pixel_size(font: QFont, dpi: float) -> float:
+    """The height in pixels of ``font``'s em at 100 % zoom on a device with ``dpi`` dots per inch."""
+    return float(font.pixelSize()) if font.pixelSize() > 0 else font.pointSizeF() * dpi / 72.0
+
+
+def smallest_text_px(dpi: float) -> float:
+    """The smallest text drawn on nodes and wires at 100 % zoom, in pixels (the wire labels and
+    port names at 8 pt: about 10.7 px at 96 dpi)."""
+    return min(font_pixel_size(f, dpi) for f in fonts().values())
+
+
 def format_value(param: Param, value: Any) -> str:
     if param.kind == "bool":
         return "yes" if value else "no"

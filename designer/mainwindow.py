@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
+    QToolButton,
     QWidget,
 )
 
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.training = install_training(self)  # training panel, live plots, results, Run/Export menus
         self._arrange_docks()
+        self.training.controller.train_refused.connect(self.show_problems)
         self._update_title()
         self.document.refresh_analysis()
         if offer_recovery:
@@ -232,8 +234,12 @@ class MainWindow(QMainWindow):
 
     def _create_status_bar(self) -> None:
         bar = self.statusBar()
-        self.validity_label = QLabel()
+        # A button, not a label: "✖ 7 errors" is where a new user clicks to see which errors.
+        self.validity_label = QToolButton()
         self.validity_label.setObjectName("validityLabel")
+        self.validity_label.setAutoRaise(True)
+        self.validity_label.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.validity_label.clicked.connect(self.show_problems)
         self.params_label = QLabel()
         self.params_label.setObjectName("paramsLabel")
         bar.addPermanentWidget(self.validity_label)
@@ -302,6 +308,7 @@ class MainWindow(QMainWindow):
             return False
         self.document.reset()
         self.recovery.clear()
+        self.canvas.show_graph()  # at 100 %, not at the zoom the previous graph was fitted to
         return True
 
     def open_dialog(self) -> bool:
@@ -325,8 +332,7 @@ class MainWindow(QMainWindow):
         self._fit_soon()
         analysis = self.document.analysis()
         if analysis.errors or analysis.warnings:
-            self.problems_dock.show()
-            self.problems_dock.raise_()
+            self.show_problems()
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
 
@@ -536,9 +542,13 @@ class MainWindow(QMainWindow):
 
     def check_graph(self) -> Analysis:
         analysis = self.document.refresh_analysis()
+        self.show_problems()
+        return analysis
+
+    def show_problems(self) -> None:
+        """Bring the Problems panel to the front (it shares its tab area with the live plots)."""
         self.problems_dock.show()
         self.problems_dock.raise_()
-        return analysis
 
     def selected_node_ids(self) -> list[str]:
         return self.scene.selected_node_ids()
@@ -552,7 +562,7 @@ class MainWindow(QMainWindow):
 
     def _fit_now(self) -> None:
         self._fit_pending = False
-        self.canvas.fit_all()
+        self.canvas.show_graph()
 
     def _on_scene_selection_changed(self) -> None:
         if not shiboken6.isValid(self.scene) or not shiboken6.isValid(self):
@@ -585,7 +595,8 @@ class MainWindow(QMainWindow):
             text += f", {warnings} warning{'s' * (warnings != 1)}"
         self.validity_label.setText(text)
         self.validity_label.setStyleSheet(f"color: {color}; padding: 0 8px;")
-        self.validity_label.setToolTip("\n".join(f.text(self.document.graph) for f in analysis.findings[:20]))
+        tips = [f.text(self.document.graph) for f in analysis.findings[:20]]
+        self.validity_label.setToolTip("\n".join([*tips, "Click to show the Problems panel."]))
         self.params_label.setText(f"Parameters: {analysis.total_params:,}")
         self.params_label.setStyleSheet("padding: 0 8px;")
         for label in (self.validity_label, self.params_label):  # never truncated by a long message

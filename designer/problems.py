@@ -3,7 +3,8 @@
 Invariants: the list is rebuilt only from the document's ``analysis_changed`` and holds plain
 :class:`graph.analysis.Finding` values. Clicking a finding emits ``node_activated(node_id)``;
 a finding's Fix button emits ``fix_requested(finding)``; the main window turns these into a
-selection and one undoable document edit. The panel edits nothing itself.
+selection and one undoable document edit. The panel edits nothing itself. An empty list says
+so in words (an empty white panel looked broken to a new user).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -27,6 +28,7 @@ from .items import ERROR, INFO, WARNING
 
 FINDING_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_COLORS = {"error": ERROR, "warning": WARNING, "info": INFO}
+EMPTY_TEXT = "No problems found: press F5 (Run ▸ Train) to train the graph."
 
 
 def severity_icon(severity: str) -> QIcon:
@@ -94,6 +96,16 @@ class ProblemsView(QTreeWidget):
                 button.setToolTip("Apply this fix (one undoable step)")
                 button.clicked.connect(lambda _=False, f=finding: self.fix_requested.emit(f))
                 self.setItemWidget(item, 2, button)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if self.topLevelItemCount() == 0:
+            p = QPainter(self.viewport())
+            p.setPen(self.palette().placeholderText().color())
+            p.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
+                       Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+                       EMPTY_TEXT)
+            p.end()
 
     def _on_item_clicked(self, item: QTreeWidgetItem, column: int = 0) -> None:
         finding = item.data(0, FINDING_ROLE)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QFontInfo
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QTabBar, QWidget
 
-from designer.items import EdgeItem, WireItem, fonts
+from designer.items import fonts
 from designer.mainwindow import MainWindow
+from graph import fileformat
+from graph.document import Graph, PortRef
 
-from .helpers import click_node, drop_node, wire
+from .helpers import click_node, drop_node
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "samples"
 READABLE_PX = 9.0
@@ -101,3 +103,118 @@ def test_docks_keep_usable_sizes(fresh, qtbot):
         assert dock.widget().width() >= hint.width() and dock.widget().height() >= hint.height(), dock.objectName()
     assert window.palette_dock.width() >= 170
     assert window.canvas.width() >= 500 and window.canvas.height() >= 300
+
+
+# ---------------------------------------------------------------------- zoom a graph opens with
+
+
+def text_px_on_screen(window: MainWindow, name: str) -> float:
+    """The pixel height of a canvas font's em on screen at the view's current zoom."""
+    font = fonts()[name]
+    px = min(QFontInfo(font).pixelSize(), font.pointSizeF() * window.canvas.logicalDpiY() / 72)
+    return px * window.canvas.transform().m11()
+
+
+def small_graph_file(tmp_path: pathlib.Path) -> pathlib.Path:
+    """Two nodes side by side: fits the canvas at 100 % in any window the app opens in."""
+    g = Graph()
+    data = g.add_node("Dataset", position=(0.0, 0.0)).id
+    lin = g.add_node("Linear", position=(260.0, 0.0)).id
+    g.connect(PortRef(data, "features"), PortRef(lin, "input"))
+    path = tmp_path / "small.json"
+    fileformat.save_path(g, path)
+    return path
+
+
+def test_new_after_a_zoomed_out_graph_is_at_100_percent(window, qtbot):
+    assert window.open_path(SAMPLES / "digits_mlp.json", ask=False)
+    window.actionFit.trigger()  # the user looks at the whole graph: far below 100 %
+    assert window.canvas.zoom() < 0.6
+    window.actionNew.trigger()
+    settle(qtbot)
+    assert window.canvas.transform().m11() == 1.0
+    nid = drop_node(window, "Linear", window.canvas.viewport().rect().center())
+    assert window.canvas.mapFromScene(window.scene.node_items[nid].sceneBoundingRect()).boundingRect().width() >= 200
+
+
+def test_a_small_graph_opens_at_100_percent(window, qtbot, tmp_path):
+    path = small_graph_file(tmp_path)
+    window.actionZoomOut.trigger()
+    window.actionZoomOut.trigger()
+    assert window.open_path(path, ask=False)
+    qtbot.waitUntil(lambda: window.canvas.transform().m11() == 1.0, timeout=2000)
+    view = window.canvas.mapToScene(window.canvas.viewport().rect()).boundingRect()
+    assert view.contains(window.scene.nodes_rect())
+
+
+@pytest.mark.parametrize("size", [(1360, 840), (1280, 800)])
+@pytest.mark.parametrize("sample", ["xor_mlp.json", "digits_mlp.json", "deep_relu.json"])
+def test_text_on_a_graph_just_opened_is_at_least_9_px(fresh, qtbot, sample, size):
+    window = fresh
+    window.resize(*size)
+    settle(qtbot)
+    assert window.open_path(SAMPLES / sample, ask=False)
+    settle(qtbot)
+    for name in ("title", "label", "small", "body"):  # node titles, wire labels, ports, parameters
+        assert text_px_on_screen(window, name) >= READABLE_PX, (name, window.canvas.zoom())
+    # the graph's start (its Dataset node) is in view
+    data = next(nid for nid, n in window.document.graph.nodes.items() if n.type == "Dataset")
+    view = window.canvas.mapToScene(window.canvas.viewport().rect()).boundingRect()
+    assert view.contains(window.scene.node_items[data].sceneBoundingRect())
+
+
+# ---------------------------------------------------------------------- the Problems panel
+
+
+def current_tab_text(window: MainWindow, dock_title: str) -> str:
+    """The current tab of the tab bar that holds the dock titled ``dock_title``."""
+    for bar in window.findChildren(QTabBar):
+        if any(bar.tabText(i) == dock_title for i in range(bar.count())):
+            return bar.tabText(bar.currentIndex())
+    raise AssertionError(f"no tab bar holds {dock_title!r}")
+
+
+def assert_problems_in_front(window: MainWindow) -> None:
+    assert current_tab_text(window, "Problems") == "Problems"
+    assert not window.problems_dock.visibleRegion().isEmpty()
+    assert not window.problems.viewport().visibleRegion().isEmpty()
+    assert window.training.plots_dock.visibleRegion().isEmpty()
+
+
+def graph_with_errors(window: MainWindow, qtbot) -> None:
+    window.actionNew.trigger()
+    drop_node(window, "Dataset", window.canvas.viewport().rect().center())
+    drop_node(window, "Linear", window.canvas.viewport().rect().center() + QPoint(0, 150))
+    qtbot.waitUntil(lambda: len(window.document.analysis().errors) >= 2, timeout=2000)
+    window.training.plots_dock.raise_()  # as after a run: the plots in front
+    settle(qtbot)
+    assert current_tab_text(window, "Problems") == "Live plots and results"
+    assert window.problems_dock.visibleRegion().isEmpty()
+
+
+def test_f5_on_a_graph_with_errors_brings_the_problems_panel_to_the_front(window, qtbot):
+    graph_with_errors(window, qtbot)
+    controller = window.training.controller
+    with qtbot.waitSignal(controller.train_refused, timeout=2000):
+        QTest.keyClick(window.canvas, Qt.Key.Key_F5)
+    settle(qtbot)
+    assert controller.run is None
+    assert_problems_in_front(window)
+    assert window.problems.topLevelItemCount() >= 2
+    if controller.error_box is not None:
+        controller.error_box.close()
+
+
+def test_clicking_the_error_count_brings_the_problems_panel_to_the_front(window, qtbot):
+    graph_with_errors(window, qtbot)
+    button = window.validity_label
+    assert "error" in button.text()
+    assert button.isVisible() and window.statusBar().geometry().contains(button.mapTo(window, QPoint(1, 1)))
+    assert "Problems panel" in button.toolTip()
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton, pos=button.rect().center())
+    settle(qtbot)
+    assert_problems_in_front(window)
+
+
+def test_the_problems_panel_is_in_front_before_a_first_run(fresh):
+    assert_problems_in_front(fresh)
