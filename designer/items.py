@@ -9,11 +9,15 @@ Invariants:
   size when a value changes and auto-layout can use ``NodeItem.height`` up front.
 * all painting is done in ``paint`` with cached fonts; at low zoom text is skipped, so a
   thousand-node graph stays cheap to draw.
+* a wire's look comes from ``WIRE_STYLES[kind]`` (the kind its output port carries), and a port's
+  colour from the same table: red belongs to refused connections and errors only, so the loss →
+  optimizer wire, which carries no tensor, is grey and dotted and says what it does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -54,7 +58,31 @@ CATEGORY_COLORS = {
     "optimizer": QColor("#059669"),
     "schedule": QColor("#475569"),
 }
-KIND_COLORS = {"tensor": QColor("#475569"), "loss": QColor("#dc2626"), "schedule": QColor("#7c3aed")}
+
+
+@dataclass(frozen=True)
+class WireStyle:
+    """How a wire of one kind looks and what its tooltip says."""
+
+    color: str
+    pen_style: Qt.PenStyle
+    label: str  # a fixed label; "" shows what the analysis says flows along the wire
+    tip: str
+    label_above: bool = False  # text over the line, not a pill on it: a short wire stays visible
+
+
+WIRE_STYLES = {
+    "tensor": WireStyle("#475569", Qt.PenStyle.SolidLine, "",
+                        "A tensor flows forward along this wire; its shape is printed on it."),
+    "loss": WireStyle("#64748b", Qt.PenStyle.DotLine, "minimised by",
+                      "The optimizer minimises this loss. No tensor flows here: the gradients of the "
+                      "loss flow back through the layers that produced it, and the optimizer updates "
+                      "their weights.", label_above=True),
+    "schedule": WireStyle("#7c3aed", Qt.PenStyle.DashLine, "schedule",
+                          "This schedule sets the optimizer's learning rate as training goes on; "
+                          "no tensor flows here.", label_above=True),
+}
+KIND_COLORS = {kind: QColor(style.color) for kind, style in WIRE_STYLES.items()}
 TEXT = QColor("#0f172a")
 MUTED = QColor("#64748b")
 BORDER = QColor("#cbd5e1")
@@ -503,11 +531,12 @@ class EdgeItem(QGraphicsItem):
         self.obstacles = obstacles
         out = source.node_type.output_port(edge.source.port)
         self.kind = out.kind if out else "tensor"
-        self.label = ""
+        self.style = WIRE_STYLES.get(self.kind, WIRE_STYLES["tensor"])
+        self.label = self.style.label
         self.setZValue(-1)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
-        self.setToolTip(f"{edge.source} → {edge.target}")
+        self.setToolTip(f"{edge.source} → {edge.target}\n{self.style.tip}")
         self._path = QPainterPath()
         self._label_rect = QRectF()
         self._bounds = QRectF()
@@ -583,13 +612,14 @@ class EdgeItem(QGraphicsItem):
         if not label:
             return QRectF()
         m = metrics("label")
-        w = m.horizontalAdvance(label) + 12
-        h = m.height() + 4
-        rects = self._candidates(path.boundingRect().adjusted(-w, -h, w, h))
+        above = self.style.label_above
+        w = m.horizontalAdvance(label) + (4 if above else 12)
+        h = m.height() + (0 if above else 4)
+        rects = self._candidates(path.boundingRect().adjusted(-w, -2 * h, w, h))
         rect = QRectF()
         for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             c = path.pointAtPercent(t)
-            rect = QRectF(c.x() - w / 2, c.y() - h / 2, w, h)
+            rect = QRectF(c.x() - w / 2, c.y() - (h + 3 if above else h / 2), w, h)
             if not any(r.intersects(rect) for r in rects):
                 break
         return rect
@@ -621,26 +651,26 @@ class EdgeItem(QGraphicsItem):
         self._hover = False
         self.update()
 
-    def paint(self, p: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        color = KIND_COLORS.get(self.kind, MUTED)
-        width = 2.0
-        if self.isSelected():
-            color, width = SELECTED, 3.0
-        elif self._hover:
-            width = 3.0
-        pen = QPen(color, width)
+    def wire_pen(self) -> QPen:
+        """The pen the wire is drawn with: its kind's style, blue and wider when selected."""
+        pen = QPen(SELECTED if self.isSelected() else QColor(self.style.color),
+                   3.0 if self.isSelected() or self._hover else 2.0)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        if self.kind != "tensor":
-            pen.setStyle(Qt.PenStyle.DashLine)
+        pen.setStyle(self.style.pen_style)
+        return pen
+
+    def paint(self, p: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        pen = self.wire_pen()
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawPath(self._path)
         if self.label and option.levelOfDetailFromTransform(p.worldTransform()) >= 0.35:
-            p.setPen(QPen(color if self.isSelected() else BORDER, 1))
-            p.setBrush(QColor("white"))
-            p.drawRoundedRect(self._label_rect, 7, 7)
+            if not self.style.label_above:
+                p.setPen(QPen(pen.color() if self.isSelected() else BORDER, 1))
+                p.setBrush(QColor("white"))
+                p.drawRoundedRect(self._label_rect, 7, 7)
             p.setFont(fonts()["label"])
-            p.setPen(TEXT if self.label != "?" else MUTED)
+            p.setPen(pen.color() if self.style.label else TEXT if self.label != "?" else MUTED)
             p.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
 
 

@@ -176,7 +176,7 @@ class GraphScene(QGraphicsScene):
             item.set_analysis(out_text, count_text, ports, by_node.get(nid, []))
         for edge, item in self.edge_items.items():
             info = analysis.edge_info(edge)
-            item.set_label(info.describe() if info is not None else "?")
+            item.set_label(item.style.label or (info.describe() if info is not None else "?"))
 
     # ------------------------------------------------------------------ node index and wires
 

@@ -19,12 +19,12 @@ from PySide6.QtGui import QFontInfo
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QTabBar, QWidget
 
-from designer.items import fonts
+from designer.items import ERROR, EdgeItem, WireItem, fonts
 from designer.mainwindow import MainWindow
 from graph import fileformat
 from graph.document import Graph, PortRef
 
-from .helpers import click_node, drop_node
+from .helpers import click_node, drop_node, port_point, wire
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "samples"
 READABLE_PX = 9.0
@@ -218,3 +218,50 @@ def test_clicking_the_error_count_brings_the_problems_panel_to_the_front(window,
 
 def test_the_problems_panel_is_in_front_before_a_first_run(fresh):
     assert_problems_in_front(fresh)
+
+
+# ---------------------------------------------------------------------- the loss → optimizer wire
+
+
+def pen_look(pen) -> tuple:
+    return pen.color().name(), pen.style(), pen.widthF()
+
+
+def test_the_loss_to_optimizer_wire_has_its_own_style_and_says_what_it_means(window, qtbot):
+    center = window.canvas.viewport().rect().center()
+    lin = drop_node(window, "Linear", center + QPoint(-300, -120))
+    loss = drop_node(window, "MSELoss", center + QPoint(-300, 120))
+    adam = drop_node(window, "Adam", center + QPoint(80, 120))
+    relu = drop_node(window, "ReLU", center + QPoint(80, -120))
+    wire(window, loss, "loss", adam, "loss")
+    wire(window, lin, "output", relu, "input")
+    qtbot.waitUntil(lambda: len(window.document.graph.edges) == 2, timeout=2000)
+    settle(qtbot)
+    loss_wire = next(i for e, i in window.scene.edge_items.items() if e.source.node == loss)
+    tensor_wire = next(i for e, i in window.scene.edge_items.items() if e.source.node == lin)
+    assert isinstance(loss_wire, EdgeItem)
+
+    # a refused connection, dragged the way a user would: a tensor output onto the loss input
+    vp = window.canvas.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     port_point(window, relu, "output", True))
+    target = port_point(window, adam, "loss", False)
+    for k in range(1, 5):
+        QTest.mouseMove(vp, target + QPoint(0, 4 - k))
+    refused = window.scene.wire
+    assert isinstance(refused, WireItem) and refused.state == "refused"
+    refused_look = pen_look(refused.pen())
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, target)
+    assert len(window.document.graph.edges) == 2
+
+    look = pen_look(loss_wire.wire_pen())
+    assert look != refused_look and look != pen_look(tensor_wire.wire_pen())
+    assert loss_wire.wire_pen().color() != ERROR and loss_wire.wire_pen().style() != Qt.PenStyle.SolidLine
+    assert loss_wire.wire_pen().color().hsvHue() not in range(0, 20)  # not red: red means refused
+    assert loss_wire.label == "minimised by"
+    tip = loss_wire.toolTip()
+    assert "minimises this loss" in tip and "No tensor flows here" in tip and "gradients" in tip
+    assert tensor_wire.label != loss_wire.label  # a tensor wire shows what flows along it
+    # the label sits above the dotted line, which stays visible along the whole short wire
+    assert loss_wire.label_rect().bottom() <= loss_wire.path().pointAtPercent(0.5).y()
+    assert text_px_on_screen(window, "label") >= READABLE_PX
