@@ -1,7 +1,9 @@
 """Make the README's screenshots with the app itself, offscreen.
 
 Opens samples in the real MainWindow, trains them through ``actionTrain`` and grabs the window
-mid-training and after. Run from the repository root:
+mid-training and after; performs the README's quick tour through Qt events (tests/designer/tour.py)
+and grabs the window after wiring and after training, at the default size and at 1280×800. Run
+from the repository root:
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/tools/make_screenshots.py [OUT_DIR]
 
@@ -29,6 +31,7 @@ SHOTS = {
     "decision-regions.png": ("residual_mlp.json", None, None, None, "regions"),
 }
 SIZE = (1600, 1000)
+TOUR_SIZES = {"default": None, "1280x800": (1280, 800)}  # None: the window's own default size
 
 
 def wait_until(condition, timeout: float = 300.0) -> None:
@@ -87,12 +90,51 @@ def shoot(out_dir: pathlib.Path, name: str, spec: tuple) -> pathlib.Path:
         settle(0.1)
 
 
+def shoot_tour(out_dir: pathlib.Path, label: str, size: tuple[int, int] | None) -> list[pathlib.Path]:
+    """The README's tour as a user performs it: ``tour-wired-LABEL.png``, ``tour-trained-LABEL.png``."""
+    from designer import MainWindow
+    from tests.designer import tour
+
+    window = MainWindow(offer_recovery=False)
+    if size is not None:
+        window.resize(*size)
+    window.show()
+    window.activateWindow()
+    settle(0.2)
+    shots = []
+    try:
+        text = tour.tour_text()
+        ids = tour.build(window, text)
+        window.scene.clearSelection()
+        shots.append(grab(window, out_dir / f"tour-wired-{label}.png"))
+        controller = window.training.controller
+        tour.start_training(window, text, ids[1])
+        wait_until(lambda: controller.run is not None and not controller.active)
+        window.training.results.setCurrentIndex(window.training.results.indexOf(window.training.results.regions_plot))
+        shots.append(grab(window, out_dir / f"tour-trained-{label}.png"))
+        return shots
+    finally:
+        window.document.undo_stack.setClean()
+        window.close()
+        settle(0.1)
+
+
+def grab(window, path: pathlib.Path) -> pathlib.Path:
+    settle()
+    if not window.grab().save(str(path)):
+        raise OSError(f"cannot write {path}")
+    return path
+
+
 def main(argv: list[str]) -> int:
     out_dir = pathlib.Path(argv[0]) if argv else ROOT / "docs"
     out_dir.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     for name, spec in SHOTS.items():
         print(shoot(out_dir, name, spec))
+    for label, size in TOUR_SIZES.items():
+        for path in shoot_tour(out_dir, label, size):
+            print(path)
     del app
     return 0
 
