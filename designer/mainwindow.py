@@ -65,6 +65,7 @@ from .training import install_training
 APP_NAME = "Netwright"
 MAX_RECENT = 10
 PASTE_OFFSET = 30.0
+TRAINING_MESSAGE_ROOM = 40  # px above the Training panel's minimum height
 
 
 def _autosave_interval() -> float:
@@ -221,14 +222,16 @@ class MainWindow(QMainWindow):
         whole width, the right column above it kept ~430 px at 1360×840, and the Training panel
         (~400 px at its minimum) left the Inspector 68 px: every edit needed scrolling. The right
         column now runs the full height (the plots keep their ~940 px minimum width beside it at
-        1280 px), the Training panel gets its minimum and the Inspector everything else.
+        1280 px), the Training panel gets about its minimum and the Inspector everything else
+        (≥ 290 px at 1280×800: the header and seven rows of a Dataset node).
         """
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         panel_dock = self.training.panel_dock
         self.palette_dock.setMinimumWidth(170)  # the search field and node names stay readable
         self.inspector_dock.setMinimumSize(260, 200)
-        self.resizeDocks([self.inspector_dock, panel_dock], [2000, panel_dock.minimumSizeHint().height()],
-                         Qt.Orientation.Vertical)
+        # its minimum plus room for a two-line run message, which otherwise squeezes its spin boxes
+        training_h = panel_dock.minimumSizeHint().height() + TRAINING_MESSAGE_ROOM
+        self.resizeDocks([panel_dock], [training_h], Qt.Orientation.Vertical)  # the Inspector takes the rest
         # Before a first run the plots are empty and the findings are what a user needs to read.
         self.problems_dock.raise_()
 
