@@ -10,7 +10,9 @@ Structure (for panels added later, e.g. training):
   go below it with ``self.central_splitter.addWidget(panel)``.
 * docks: ``self.palette_dock`` (left), ``self.inspector_dock`` (right), ``self.problems_dock``
   (bottom); ``add_dock(widget, title, area, tabify_with=None)`` adds another with a View-menu
-  toggle.
+  toggle. After the training panel is installed the right column runs the window's full height
+  (Inspector above Training) and the Problems panel is in front of the live plots;
+  ``show_problems()`` brings it to the front (a refused run, the status bar's error count, F7).
 * menus: ``self.menus["file" | "edit" | "view" | "run"]``.
 * signals: ``selection_changed(list[str])`` (selected node ids, document order),
   ``document.analysis_changed(Analysis)``, ``document.path_changed(str)``,
