@@ -47,3 +47,41 @@ def test_the_epoch_list_follows_every_change_of_the_records():
     assert [r["epoch"] for r in run.epochs] == [1]
     run.records.append(epoch(2))
     assert run.last_epoch == 2
+
+
+def classification_epoch(n: int) -> dict:
+    return {"kind": "epoch", "epoch": n, "train_loss": 0.01234, "val_loss": 0.0312,
+            "train_accuracy": 1.0, "val_accuracy": 0.995}
+
+
+def test_the_label_shows_the_last_epochs_train_and_val_loss_and_accuracy():
+    run = make_run()
+    assert run.label() == "Run 1 · running · Adam"  # no epoch yet: no metrics lines
+    run.add_record({"kind": "epoch", "epoch": 1, "train_loss": 0.9, "val_loss": 0.8,
+                    "train_accuracy": 0.5, "val_accuracy": 0.25})
+    run.add_record(classification_epoch(2))
+    assert run.label() == ("Run 1 · running · epoch 2/10 · Adam\n"
+                           "train loss 0.0123 acc 100 %\n"
+                           "val loss 0.0312 acc 99.5 %")
+    run.status = "stopped"
+    assert run.label().splitlines()[0] == "Run 1 · stopped · 2/10 epochs · Adam"
+    run.settings["epochs"] = 2
+    run.status = "completed"
+    assert run.label().splitlines()[0] == "Run 1 · done · 2 epochs · Adam"
+    details = run.details()  # the tooltip: more digits, one split a line
+    assert "train loss 0.01234, accuracy 100.0 %" in details
+    assert "val loss 0.0312, accuracy 99.5 %" in details
+
+
+def test_the_label_leaves_out_what_the_task_or_the_data_does_not_have():
+    run = make_run()
+    run.add_record({"kind": "epoch", "epoch": 1, "train_loss": 0.25, "val_loss": None})  # regression, no val split
+    assert run.label().splitlines()[1:] == ["train loss 0.25"]
+    run.add_record({"kind": "epoch", "epoch": 2, "train_loss": 0.125, "val_loss": 0.5})
+    assert run.label().splitlines()[1:] == ["train loss 0.125", "val loss 0.5"]
+    run.add_record({"kind": "epoch", "epoch": 3, "train_loss": float("inf"), "val_loss": float("nan")})
+    run.status = "failed"
+    assert run.label().splitlines()[1:] == ["train loss inf", "val loss nan"]  # a diverged run says so
+    run.add_record({"kind": "epoch", "epoch": 4, "train_loss": 0.5, "train_accuracy": 0.0,
+                    "val_loss": 0.5, "val_accuracy": 0.1234})
+    assert run.label().splitlines()[1:] == ["train loss 0.5 acc 0 %", "val loss 0.5 acc 12.3 %"]
