@@ -29,6 +29,11 @@ Invariants:
 * **Checkpoints.** ``checkpoint=DIR`` copies that checkpoint's model weights next to the
   script as ``<script>.weights.pt`` (a plain ``state_dict``) and the script loads them with
   ``torch.load(weights_only=True)``; ``--weights`` chooses another file, ``--save`` writes one.
+* **One export.** :func:`export_to` is what both ``Export ▸ Python Script…/ONNX Model…`` and
+  ``netwright export`` run: the caller says which weights (:class:`Weights`: a checkpoint and
+  who made it, or why fresh ones), and gets back :class:`Exported`: every file written and a
+  sentence naming the weights, which the menu's message and the command's output both show.
+  Every file goes through ``graph.fileformat.atomic_write``.
 
 ``export_onnx(graph, path)`` exports the live model (no loss, no optimizer) with a dynamic
 batch axis and checks it with ``onnx.checker``. Every failure is an :class:`ExportError` with a
@@ -40,16 +45,18 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import io
 import keyword
 import os
 import re
 import sys
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from graph import Graph, analyze, load_path
 from graph.errors import GraphError
+from graph.fileformat import atomic_write
 
 from . import codegen, datagen
 from .codegen import (
@@ -790,13 +797,15 @@ def _loop_text(flags: dict[str, Any]) -> list[str]:
 
 
 def export_python(graph: Graph, base_dir: str | None = None, checkpoint: str | None = None,
-                  script_path: str | None = None, source_name: str | None = None) -> str:
+                  script_path: str | None = None, source_name: str | None = None,
+                  weights_text: str | None = None) -> str:
     """The standalone training script for ``graph`` (see the module docstring).
 
     ``base_dir`` is the graph file's folder (relative data paths start there); ``script_path``
-    where the script will be written (data paths are made relative to its folder; default: in
-    ``base_dir``); ``checkpoint`` a checkpoint folder whose weights the script starts from (the
-    caller copies them next to the script, see :func:`write_python`).
+    where the script will be written (data paths are made relative to its folder, the header
+    names it; default: ``train.py`` in ``base_dir``); ``checkpoint`` a checkpoint whose weights
+    the script starts from (the caller writes them next to the script, see :func:`export_to`);
+    ``weights_text`` says in the header which weights those are, or why there are none.
     """
     from . import modules
     from .train import VAL_CHUNK
@@ -812,9 +821,8 @@ def export_python(graph: Graph, base_dir: str | None = None, checkpoint: str | N
         raise ExportError(f"a value cannot be written into the script: {exc}") from None
     s = graph.settings
     weights_file = _weights_name(script_name) if checkpoint else None
-    note = (f"Starts from the weights of checkpoint {os.path.basename(os.path.normpath(checkpoint))}, "
-            f"copied next to this script as {weights_file}.") if checkpoint else None
-    header = _header(plan, source_name or "an unsaved graph", script_name, note)
+    header = _header(plan, source_name or "an unsaved graph", script_name,
+                     _weights_note(checkpoint, weights_file, weights_text))
 
     mod_defs, mod_imports = _library(modules).closure(plan.helpers)
     needs = set(plan.data_helpers)
@@ -871,6 +879,14 @@ def export_python(graph: Graph, base_dir: str | None = None, checkpoint: str | N
     return text
 
 
+def _weights_note(checkpoint: str | None, weights_file: str | None, weights_text: str | None) -> str | None:
+    """The header's sentence about the starting weights (None: nothing worth saying)."""
+    if checkpoint:
+        which = weights_text or f"the weights of checkpoint {os.path.basename(os.path.normpath(checkpoint))}"
+        return f"Starts from {which}, copied next to this script as {weights_file}."
+    return f"Starts from {weights_text}." if weights_text else None
+
+
 def _weights_name(script_name: str) -> str:
     stem = os.path.splitext(os.path.basename(script_name))[0] or "model"
     return stem + ".weights.pt"
@@ -890,65 +906,139 @@ def _self_check(text: str) -> None:
                     raise ExportError(f"internal: the generated script would import {mod!r}")
 
 
+# ------------------------------------------------------------------ one export: menu and command line
+
+
+ExportFormat = Literal["python", "onnx"]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The weights an export starts from: a checkpoint's, or fresh seeded ones.
+
+    ``checkpoint`` is a checkpoint file or folder (then its ``last.pt``); ``origin`` names its
+    maker in messages (``"Run 2"``; default: the checkpoint's path); ``reason`` says why there is
+    no checkpoint (``"no run of this graph has finished yet"``)."""
+
+    checkpoint: str | None = None
+    origin: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What one export wrote, and which weights it holds (Python: starts from)."""
+
+    format: ExportFormat
+    files: tuple[str, ...]  # the script or the model first, then the script's weights file
+    weights: str  # "the best weights of Run 2 (epoch 7)", "fresh weights initialised with seed 0"
+    from_checkpoint: bool
+
+    def weights_sentence(self) -> str:
+        verb = "starts from" if self.format == "python" else "holds"
+        return f"It {verb} {self.weights}."
+
+    def report(self) -> str:
+        """For a message box: every file written, one per line, then which weights."""
+        what = "Python script" if self.format == "python" else "ONNX model"
+        what += " and its weights" if len(self.files) > 1 else ""
+        return "\n".join([f"Exported the {what}:", *(f"    {path}" for path in self.files), self.weights_sentence()])
+
+    def summary(self) -> str:
+        """The same on one line (a status bar)."""
+        return f"Exported {', '.join(self.files)}. {self.weights_sentence()}"
+
+
+def export_to(graph: Graph, output: str, fmt: ExportFormat = "python", base_dir: str | None = None,
+              weights: Weights = Weights(), source_name: str | None = None) -> Exported:
+    """Write ``graph`` as a training script (plus, from a checkpoint, its weights file
+    ``<script>.weights.pt`` beside it) or as an ONNX model. The one export that both the Export
+    menu and ``netwright export`` run, so both write the same files and say the same about them.
+
+    ``source_name`` is the graph file's name for the script's header (None: an unsaved graph).
+    Raises :class:`ExportError` for an invalid graph, a checkpoint that does not fit it or a
+    script name that would shadow a module it imports (all before anything is written), and for
+    a file it cannot write."""
+    if fmt == "python":
+        _check_script_name(output)
+    state, described = _starting_weights(graph, base_dir, weights)
+    if fmt == "onnx":
+        _write_onnx(graph, output, base_dir, state)
+        return Exported("onnx", (output,), described, state is not None)
+    text = export_python(graph, base_dir, weights.checkpoint if state is not None else None, output,
+                         source_name, described if state is not None or weights.reason else None)
+    files = [output]
+    if state is not None:  # first the weights, then the script that names them
+        files.append(os.path.join(os.path.dirname(output), _weights_name(output)))  # as given
+        _write_bytes(files[1], _tensor_file(state))
+    _write_bytes(output, text.encode("utf-8"))
+    return Exported("python", tuple(files), described, state is not None)
+
+
 def write_python(graph: Graph, output: str, base_dir: str | None = None, checkpoint: str | None = None,
                  source_name: str | None = None) -> list[str]:
-    """Write the script (and, with ``checkpoint``, its weights file next to it); returns the paths."""
-    stem = os.path.splitext(os.path.basename(output))[0]
-    if stem in SHADOWED or not stem:
-        raise ExportError(f"a script named {os.path.basename(output)!r} would shadow the module "
-                          f"{stem!r} it imports; choose another name")
-    text = export_python(graph, base_dir, checkpoint, output, source_name)
-    written = [output]
-    if checkpoint:
-        weights = os.path.join(os.path.dirname(os.path.abspath(output)), _weights_name(output))
-        _copy_checkpoint_weights(graph, base_dir, checkpoint, weights)
-        written.append(weights)
-    _atomic_write(output, text)
-    return written
+    """:func:`export_to` as a script, from ``checkpoint``'s weights when given; returns the paths."""
+    return list(export_to(graph, output, "python", base_dir, Weights(checkpoint), source_name).files)
 
 
 SHADOWED = frozenset(STDLIB_IMPORTS + THIRD_PARTY_IMPORTS + ("numpy", "np"))
 
 
-def _atomic_write(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+def _check_script_name(output: str) -> None:
+    stem = os.path.splitext(os.path.basename(output))[0]
+    if stem in SHADOWED or not stem:
+        raise ExportError(f"a script named {os.path.basename(output)!r} would shadow the module "
+                          f"{stem!r} it imports; choose another name")
+
+
+def _starting_weights(graph: Graph, base_dir: str | None, weights: Weights) -> tuple[dict | None, str]:
+    """``(state_dict or None for fresh weights, how to name them to the user)``."""
+    if not weights.checkpoint:
+        why = f" ({weights.reason})" if weights.reason else ""
+        return None, f"fresh weights initialised with seed {int(graph.settings.get('seed', 0))}{why}"
+    from .checkpoint import BEST, checkpoint_path
+
+    state, epoch = _checkpoint_weights(graph, base_dir, weights.checkpoint)
+    origin = weights.origin or f"checkpoint {weights.checkpoint}"
+    if os.path.basename(checkpoint_path(weights.checkpoint)) == BEST:
+        return state, f"the best weights of {origin} (epoch {epoch})"
+    return state, f"the weights of {origin} after epoch {epoch}"
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    """Atomically, through the project's one writer; an OSError becomes an ExportError."""
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, data)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _copy_checkpoint_weights(graph: Graph, base_dir: str | None, checkpoint: str, dest: str) -> None:
-    """Save the checkpoint's model ``state_dict`` as a plain tensor file (loads with weights_only)."""
+def _tensor_file(state: dict) -> bytes:
+    """A plain ``state_dict`` file (it loads with ``torch.load(weights_only=True)``)."""
     import torch
 
-    state = checkpoint_model_state(graph, base_dir, checkpoint)
-    try:
-        torch.save(state, dest)
-    except OSError as exc:
-        raise ExportError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
 
 
 def checkpoint_model_state(graph: Graph, base_dir: str | None, checkpoint: str) -> dict:
     """The model weights of a checkpoint (file, or folder → ``last.pt``), checked against the
     graph's model: same keys, same shapes (ExportError otherwise)."""
+    return _checkpoint_weights(graph, base_dir, checkpoint)[0]
+
+
+def _checkpoint_weights(graph: Graph, base_dir: str | None, checkpoint: str) -> tuple[dict, int]:
+    """:func:`checkpoint_model_state` and the checkpoint's epoch."""
     from . import checkpoint as ckpt
     from .build import build_model
 
     try:
-        state = ckpt.load_checkpoint(checkpoint)["model"]
+        saved = ckpt.load_checkpoint(checkpoint)
         model = build_model(graph, base_dir)
     except RunError as exc:
         raise ExportError(f"cannot use checkpoint {checkpoint}: {exc}") from None
+    state = saved["model"]
     if not isinstance(state, dict):
         raise ExportError(f"checkpoint {checkpoint} holds no model weights")
     try:
@@ -956,7 +1046,7 @@ def checkpoint_model_state(graph: Graph, base_dir: str | None, checkpoint: str) 
     except (RuntimeError, TypeError, KeyError) as exc:
         raise ExportError(f"checkpoint {checkpoint} does not fit this graph's model: "
                           f"{flatten(str(exc), 400)}") from None
-    return model.state_dict()
+    return model.state_dict(), int(saved["epoch"])
 
 
 # ------------------------------------------------------------------ ONNX
@@ -967,13 +1057,19 @@ def export_onnx(graph: Graph, path: str, base_dir: str | None = None, checkpoint
 
     Input ``features`` (batch, *features), output ``prediction``; weights from ``checkpoint``
     when given, else the seeded initial weights (``settings.seed``). The file is checked with
-    ``onnx.checker`` before this returns. Needs the ``onnx`` package (a test extra).
+    ``onnx.checker`` before this returns (``onnx`` is a dependency; onnxruntime is not needed).
     """
+    state = checkpoint_model_state(graph, base_dir, checkpoint) if checkpoint else None
+    _write_onnx(graph, path, base_dir, state)
+
+
+def _write_onnx(graph: Graph, path: str, base_dir: str | None, state: dict | None) -> None:
     try:
         import onnx
     except ImportError:
         raise ExportError("ONNX export needs the 'onnx' package: pip install onnx "
                           "(onnxruntime runs the result)") from None
+    import tempfile
     import warnings
 
     import torch
@@ -981,27 +1077,25 @@ def export_onnx(graph: Graph, path: str, base_dir: str | None = None, checkpoint
     from .build import build_model
 
     model = build_model(graph, base_dir, seed=int(graph.settings.get("seed", 0)))
-    if checkpoint:
-        model.load_state_dict(checkpoint_model_state(graph, base_dir, checkpoint))
+    if state is not None:
+        model.load_state_dict(state)
     model.eval()
     example = example_input(graph, base_dir, batch=2)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about shapes read in forward
-            torch.onnx.export(model, (example,), tmp, input_names=["features"], output_names=["prediction"],
-                              dynamic_axes={"features": {0: "batch"}, "prediction": {0: "batch"}},
-                              dynamo=False)
-        onnx.checker.check_model(onnx.load(tmp), full_check=True)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except Exception as exc:  # torch's exporter raises many types; say which node type failed
-        raise ExportError(f"ONNX export failed: {type(exc).__name__}: {flatten(str(exc), 400)}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # torch writes a path; it writes there, the checked bytes then go through atomic_write.
+    with tempfile.TemporaryDirectory(prefix="netwright-onnx-") as scratch:
+        tmp = os.path.join(scratch, "model.onnx")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer warnings about shapes read in forward
+                torch.onnx.export(model, (example,), tmp, input_names=["features"], output_names=["prediction"],
+                                  dynamic_axes={"features": {0: "batch"}, "prediction": {0: "batch"}},
+                                  dynamo=False)
+            onnx.checker.check_model(onnx.load(tmp), full_check=True)
+            with open(tmp, "rb") as fh:
+                data = fh.read()
+        except Exception as exc:  # torch's exporter raises many types; say which node type failed
+            raise ExportError(f"ONNX export failed: {type(exc).__name__}: {flatten(str(exc), 400)}") from None
+    _write_bytes(path, data)
 
 
 def example_input(graph: Graph, base_dir: str | None = None, batch: int = 2):
@@ -1031,14 +1125,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         graph = load_path(args.file)
         base_dir = os.path.dirname(os.path.abspath(args.file))
-        if args.format == "onnx":
-            export_onnx(graph, args.output, base_dir, args.checkpoint)
-            written = [args.output]
-        else:
-            written = write_python(graph, args.output, base_dir, args.checkpoint, os.path.basename(args.file))
+        result = export_to(graph, args.output, args.format, base_dir, Weights(args.checkpoint),
+                           os.path.basename(args.file))
     except (GraphError, RunError) as exc:
         print(f"{args.file}: cannot export: {flatten(str(exc), 2000)}", file=sys.stderr)
         return 2
-    for path in written:
+    for path in result.files:
         print(f"wrote {path}")
+    print(result.weights_sentence())
     return 0

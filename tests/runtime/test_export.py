@@ -204,6 +204,42 @@ def test_checkpoint_weights_travel_with_the_script(tmp_path) -> None:
         assert torch.equal(saved[k], expected[k]), k
 
 
+def test_export_to_lists_the_files_and_names_the_weights(tmp_path, capsys) -> None:
+    """The one export of the menu and the command line: the script's weights file is named after
+    the script, the header names the script and the graph file, and the result (printed by
+    ``netwright export``) says every file written and which weights."""
+    from runtime.export import Weights, export_to
+    from runtime.train import Trainer
+
+    g = load_path(SAMPLES / "xor_mlp.json")
+    g.set_setting("checkpoint_best", True)
+    ckpt = tmp_path / "ckpt"
+    Trainer(g, str(SAMPLES), epochs=3, seed=0, device="cpu", checkpoint_dir=str(ckpt)).run()
+    out = tmp_path / "xor_tour.py"
+    result = export_to(g, str(out), "python", str(SAMPLES), Weights(str(ckpt / "best.pt"), origin="Run 7"),
+                       "xor_tour.json")
+    assert result.files == (str(out), str(tmp_path / "xor_tour.weights.pt")) and result.from_checkpoint
+    assert result.weights == "the best weights of Run 7 (epoch 3)"
+    assert result.report().splitlines() == ["Exported the Python script and its weights:", f"    {out}",
+                                            f"    {tmp_path / 'xor_tour.weights.pt'}",
+                                            "It starts from the best weights of Run 7 (epoch 3)."]
+    text = out.read_text(encoding="utf-8")
+    assert "# Source: xor_tour.json\n" in text and "python xor_tour.py --epochs N" in text
+    assert "python train.py" not in text and "an unsaved graph" not in text
+    fresh = export_to(g, str(tmp_path / "f.onnx"), "onnx", str(SAMPLES), Weights(reason="no run yet"))
+    assert fresh.files == (str(tmp_path / "f.onnx"),) and not fresh.from_checkpoint
+    assert fresh.weights_sentence() == "It holds fresh weights initialised with seed 0 (no run yet)."
+    # the command line prints the same
+    capsys.readouterr()
+    assert cli_main(["export", str(SAMPLES / "xor_mlp.json"), "-o", str(tmp_path / "cli.py"), "--checkpoint",
+                     str(ckpt)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"wrote {tmp_path / 'cli.py'}", f"wrote {tmp_path / 'cli.weights.pt'}",
+        f"It starts from the weights of checkpoint {ckpt} after epoch 3."]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "cli.py", "cli.weights.pt", "f.onnx",
+                                                          "xor_tour.py", "xor_tour.weights.pt"]
+
+
 def test_checkpoint_of_another_graph_is_refused(tmp_path, capsys) -> None:
     from runtime.train import Trainer
 
