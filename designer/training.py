@@ -617,18 +617,44 @@ class TrainingController(QObject):
         stem = os.path.splitext(os.path.basename(path))[0] if path else "model"
         return os.path.join(os.path.dirname(path) if path else os.getcwd(), stem + ext)
 
-    def _export_checkpoint(self) -> str | None:
-        """The best checkpoint of the newest finished run that trained exactly this graph."""
-        graph = self.document.graph.copy()
-        graph.settings["checkpoint_best"] = True
-        text = fileformat.dumps(graph)
-        for run in reversed(self.store.runs):
-            if run.finished and run.graph_text == text:
-                for name in ("best.pt", "last.pt"):
-                    path = os.path.join(run.checkpoint_dir, name)
-                    if os.path.exists(path):
-                        return path
-        return None
+    def _export_weights(self) -> Any:
+        """Which weights an export starts from (a ``runtime.export.Weights``): the best (else
+        the last) checkpoint of the newest finished run that trained this very graph; otherwise
+        fresh seeded ones, saying why."""
+        from runtime.export import Weights
+
+        key = self._trained_key(self.document.text())
+        finished = [run for run in self.store.runs if run.finished]
+        same = [run for run in finished if self._trained_key(run.graph_text) == key]
+        for run in reversed(same):
+            for name in ("best.pt", "last.pt"):
+                path = os.path.join(run.checkpoint_dir, name)
+                if os.path.isfile(path):
+                    return Weights(path, origin=f"Run {run.run_id}")
+        if same:
+            return Weights(reason=f"Run {same[-1].run_id} of this graph saved no weights")
+        if finished:
+            return Weights(reason=f"the graph changed since Run {finished[-1].run_id}, so its weights were not used")
+        return Weights(reason="no run of this graph has finished yet")
+
+    @staticmethod
+    def _trained_key(graph_text: str) -> str:
+        """A graph file's text less what trained weights do not depend on: node positions
+        (moving a node keeps a run's weights valid) and ``checkpoint_best``, which every run
+        turns on."""
+        import json
+
+        doc = json.loads(graph_text)
+        nodes = [{k: v for k, v in node.items() if k != "position"} for node in doc["nodes"]]
+        settings = {**doc.get("settings", {}), "checkpoint_best": True}
+        return json.dumps({**doc, "nodes": nodes, "settings": settings}, sort_keys=True)
+
+    def _export_source_name(self) -> str | None:
+        """The script header's "Source:": the document's file name (None: it was never saved)."""
+        path = self.document.path
+        if not path:
+            return None
+        return os.path.basename(path) + (" (with unsaved changes)" if self.document.is_modified() else "")
 
     def export_python(self) -> str | None:
         path = self.choose_export_path("Export Python script", self._export_name(".py"), "Python scripts (*.py)")
@@ -643,20 +669,16 @@ class TrainingController(QObject):
         return self._export(path, "onnx")
 
     def _export(self, path: str, kind: str) -> str | None:
-        from graph.fileformat import atomic_write
+        """``runtime.export.export_to``, as ``netwright export`` runs it; the message lists every
+        file written and names the weights."""
         from runtime.errors import RunError
 
-        checkpoint = self._export_checkpoint()
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             from runtime import export
 
-            graph = self.document.snapshot()
-            if kind == "python":
-                source = export.export_python(graph, self.document.base_dir, checkpoint)
-                atomic_write(path, source.encode("utf-8"))
-            else:
-                export.export_onnx(graph, path, self.document.base_dir, checkpoint)
+            result = export.export_to(self.document.snapshot(), path, "onnx" if kind == "onnx" else "python",
+                                      self.document.base_dir, self._export_weights(), self._export_source_name())
         except (RunError, OSError, ValueError) as exc:
             QApplication.restoreOverrideCursor()
             text = f"Cannot export to {path}:\n\n{exc}"
@@ -664,11 +686,8 @@ class TrainingController(QObject):
             self.show_run_error("Export failed", text)
             return None
         QApplication.restoreOverrideCursor()
-        weights = " with the trained weights of the last run" if checkpoint else ""
-        what = "Python script" if kind == "python" else "ONNX model"
-        text = f"Exported the {what}{weights} to {path}"
-        self._say(text, False)
-        self.inform("Export finished", text)
+        self._say(result.summary(), False)
+        self.inform("Export finished", result.report())
         return path
 
 
@@ -746,7 +765,13 @@ class DeviceCombo(QComboBox):
 
 
 class TrainingPanel(QWidget):
-    """Run settings, Train/Pause/Resume/Stop, progress, and the runs list."""
+    """Run settings, Train/Pause/Resume/Stop, progress, and the runs list.
+
+    The number fields commit when an edit ends (Return, focus out), an arrow click or a wheel
+    step, never per keystroke: typing 300 is one "Set epochs" undo step, not three (3, 30, 300),
+    as in the inspector. The newest run is the selected one from the moment it starts, so
+    "Export CSV…" and "Remove" act on the run the user just watched.
+    """
 
     def __init__(self, controller: TrainingController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -754,6 +779,31 @@ class TrainingPanel(QWidget):
         self.controller = controller
         self.document = controller.document
 
+        self.progress_bar = QProgressBar(objectName="trainingProgress")
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Not started")
+        self.progress_bar.setTextVisible(True)
+        self.status_label = QLabel(objectName="trainingStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self._make_settings_box())
+        layout.addLayout(self._make_buttons())
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self._make_runs_box(), 1)
+
+        self._progress_timer = QTimer(self)  # keeps "time left" ticking between records
+        self._progress_timer.setInterval(500)
+        self._progress_timer.timeout.connect(self.update_progress)
+        self._connect()
+        self.refresh_settings()
+        self.refresh_runs()
+
+    def _make_settings_box(self) -> QGroupBox:
         settings = QGroupBox("Run settings (saved with the graph)")
         form = QFormLayout(settings)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -762,6 +812,9 @@ class TrainingPanel(QWidget):
         self.batch_spin = QSpinBox(objectName="batchSizeSpin", minimum=0, maximum=1_000_000)
         self.batch_spin.setSpecialValueText("Full batch")
         self.seed_spin = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1)
+        for spin in (self.epochs_spin, self.batch_spin, self.seed_spin):
+            # valueChanged then comes on Return, focus out, arrows and wheel, not per keystroke
+            spin.setKeyboardTracking(False)
         self.device_combo = DeviceCombo()
         self.device_combo.setObjectName("deviceCombo")
         for w, tip in ((self.epochs_spin, "Passes over the training split"),
@@ -773,25 +826,23 @@ class TrainingPanel(QWidget):
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
+        return settings
 
+    def _make_buttons(self) -> QHBoxLayout:
+        c = self.controller
         buttons = QHBoxLayout()
-        for action in (controller.actionTrain, controller.actionPause, controller.actionResume,
-                       controller.actionStop):
+        for action in (c.actionTrain, c.actionPause, c.actionResume, c.actionStop):
             b = QToolButton()
             b.setDefaultAction(action)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            # A click takes the focus (as a QPushButton's does), so a number typed into a field
+            # without Return is committed, by the field's focus-out, before Train reads it.
+            b.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
             buttons.addWidget(b)
+        return buttons
 
-        self.progress_bar = QProgressBar(objectName="trainingProgress")
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Not started")
-        self.progress_bar.setTextVisible(True)
-        self.status_label = QLabel(objectName="trainingStatus")
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
+    def _make_runs_box(self) -> QGroupBox:
         runs_box = QGroupBox("Runs (check to overlay on the plots)")
         runs_layout = QVBoxLayout(runs_box)
         self.runs_list = QListWidget(objectName="runsList")
@@ -806,15 +857,10 @@ class TrainingPanel(QWidget):
         for b in (self.resume_run_button, self.csv_button, self.remove_button):
             row.addWidget(b)
         runs_layout.addLayout(row)
+        return runs_box
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(settings)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.status_label)
-        layout.addWidget(runs_box, 1)
-
+    def _connect(self) -> None:
+        controller = self.controller
         self.epochs_spin.valueChanged.connect(lambda v: self._set_setting("epochs", v))
         self.seed_spin.valueChanged.connect(lambda v: self._set_setting("seed", v))
         self.batch_spin.valueChanged.connect(self._on_batch_spin_value_changed)
@@ -823,6 +869,7 @@ class TrainingPanel(QWidget):
         self.document.graph_event.connect(self._on_document_graph_event)
         self.document.graph_replaced.connect(self.refresh_settings)
         controller.message.connect(self._on_controller_message)
+        controller.run_started.connect(self._on_controller_run_started)
         controller.runs_changed.connect(self.refresh_runs)
         controller.run_updated.connect(self._on_controller_run_updated)
         controller.state_changed.connect(lambda _s: self._update_buttons())
@@ -832,12 +879,7 @@ class TrainingPanel(QWidget):
         self.resume_run_button.clicked.connect(self._on_resume_run_clicked)
         self.csv_button.clicked.connect(self._on_csv_clicked)
         self.remove_button.clicked.connect(self._on_remove_clicked)
-        self._progress_timer = QTimer(self)  # keeps "time left" ticking between records
-        self._progress_timer.setInterval(500)
-        self._progress_timer.timeout.connect(self.update_progress)
         controller.state_changed.connect(self._on_controller_state_changed)
-        self.refresh_settings()
-        self.refresh_runs()
 
     # ------------------------------------------------------------------ settings <-> graph
 
@@ -944,19 +986,7 @@ class TrainingPanel(QWidget):
         blocker = QSignalBlocker(self.runs_list)
         self.runs_list.clear()
         for run in reversed(runs):
-            item = QListWidgetItem(run.label())
-            item.setData(Qt.ItemDataRole.UserRole, run.run_id)
-            flags = item.flags() | Qt.ItemFlag.ItemIsUserCheckable
-            item.setFlags(flags)
-            item.setCheckState(Qt.CheckState.Checked if run.run_id in checked else Qt.CheckState.Unchecked)
-            tip = [run.name, run.summary] + [f"{k}: {v}" for k, v in run.settings.items()]
-            if run.device:
-                tip.append(f"trained on: {run.device}")
-            if run.message:
-                tip.append(run.message)
-            item.setToolTip("\n".join(tip))
-            if run.status == "failed":
-                item.setForeground(QColor("#c0392b"))
+            item = self._make_run_item(run, run.run_id in checked)
             self.runs_list.addItem(item)
             if current is not None and current.run_id == run.run_id:
                 self.runs_list.setCurrentItem(item)
@@ -965,13 +995,31 @@ class TrainingPanel(QWidget):
             self.runs_list.setCurrentRow(0)
         self._update_buttons()
 
+    @staticmethod
+    def _make_run_item(run: Run, checked: bool) -> QListWidgetItem:
+        item = QListWidgetItem(run.label())
+        item.setData(Qt.ItemDataRole.UserRole, run.run_id)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        item.setToolTip(run.details())
+        if run.status == "failed":
+            item.setForeground(QColor("#c0392b"))
+        return item
+
+    def _on_controller_run_started(self, run: Run) -> None:
+        # Before runs_changed (which keeps the selection): a new or resumed run becomes the
+        # selected one, so Export CSV… exports what the user just started, not an older run.
+        self.refresh_runs()
+        self.select_run(run)
+
     def _on_controller_run_updated(self, run: Run) -> None:
-        label = run.label()
+        label, tip = run.label(), run.details()
         # Only the text changes: without the blocker every epoch would re-draw the overlays.
         blocker = QSignalBlocker(self.runs_list)
         for item in self._items():
             if item.data(Qt.ItemDataRole.UserRole) == run.run_id and item.text() != label:
                 item.setText(label)
+                item.setToolTip(tip)
         del blocker
         self.runs_list.viewport().update()
         self._update_buttons()
