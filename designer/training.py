@@ -50,6 +50,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QComboBox,
     QDockWidget,
@@ -58,6 +59,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -288,6 +290,7 @@ class TrainingController(QObject):
         """Start a run on a snapshot of the document's graph."""
         if self.active:
             return None
+        finish_pending_edit()
         analysis = self.document.analysis()
         if analysis.errors:
             first = analysis.errors[0].text(self.document.graph)
@@ -689,6 +692,24 @@ class TrainingController(QObject):
         self._say(result.summary(), False)
         self.inform("Export finished", result.report())
         return path
+
+
+def finish_pending_edit() -> None:
+    """Commit what the focused field holds, as Return would.
+
+    Fields commit once per edit (Return, focus out), so a number typed into Epochs or a node's
+    out_features and followed straight by F5 (a shortcut: the focus stays in the field) was not
+    yet in the graph, and the run trained the old value."""
+    widget = QApplication.focusWidget()
+    if isinstance(widget, QAbstractSpinBox):
+        widget.interpretText()  # emits valueChanged once when the text differs from the value
+    elif isinstance(widget, QLineEdit) and widget.isModified():
+        parent = widget.parent()
+        if isinstance(parent, QAbstractSpinBox):
+            parent.interpretText()
+        else:
+            widget.editingFinished.emit()
+            widget.setModified(False)
 
 
 def grad_overlay(value: float) -> tuple[str, QColor]:

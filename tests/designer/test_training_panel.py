@@ -202,3 +202,42 @@ def test_a_number_typed_without_return_is_what_a_click_on_train_uses(qtbot, wind
     assert stack.count() == before + 1
     wait_finished(qtbot, window)
     assert run.last_epoch == 2
+
+
+def test_f5_right_after_typing_trains_the_typed_number(qtbot, window):
+    """F5 is a shortcut: the focus stays in the field, so only Train itself can commit the edit."""
+    panel = open_sample(window, "xor_mlp.json")
+    stack = window.document.undo_stack
+    before = stack.count()
+    line = panel.epochs_spin.lineEdit()
+    panel.epochs_spin.setFocus()
+    line.selectAll()
+    QTest.keyClick(line, Qt.Key.Key_Delete)
+    QTest.keyClicks(line, "2")
+    assert window.document.graph.settings["epochs"] != 2  # nothing committed yet
+    QTest.keyClick(line, Qt.Key.Key_F5)
+    run = window.training.controller.run
+    assert run is not None and run.settings["epochs"] == 2
+    assert stack.count() == before + 1
+    wait_finished(qtbot, window)
+    QTest.keyClick(line, Qt.Key.Key_Return)  # the edit was already committed: no second step
+    assert stack.count() == before + 1 and run.last_epoch == 2
+
+
+def test_f5_right_after_typing_into_the_inspector_trains_the_typed_value(qtbot, window):
+    open_sample(window, "xor_mlp.json")
+    linear = next(n.id for n in window.document.graph.nodes.values() if n.type == "Linear")
+    window.scene.select_nodes([linear])
+    assert window.inspector.target == linear
+    editor = window.inspector.editors["out_features"].widget
+    line = editor.lineEdit()
+    editor.setFocus()
+    line.selectAll()
+    QTest.keyClick(line, Qt.Key.Key_Delete)
+    QTest.keyClicks(line, "7")
+    QTest.keyClick(line, Qt.Key.Key_F5)
+    run = window.training.controller.run
+    assert run is not None
+    assert run.graph().nodes[linear].params["out_features"] == 7
+    assert window.document.graph.nodes[linear].params["out_features"] == 7
+    wait_finished(qtbot, window)
