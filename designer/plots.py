@@ -25,20 +25,27 @@ Invariants:
 * Non-finite values never reach pyqtgraph's range computation as such: ``inf`` becomes ``nan``,
   curves are drawn with ``connect="finite"`` (a gap, never a blank plot), and log-scale series
   drop values ``<= 0``. Where a run's loss first turns non-finite a labelled marker is drawn.
+* Nothing is drawn over the curves but the grid and a run's markers: each plot's title and
+  legend sit in a :class:`PlotHeader` above it, outside its view, and change only when entries
+  come or go. Axes show the values as they are (:class:`PlainAxis`: no SI-prefix scaling); the
+  y axes have a fixed width that their labels and tick labels fit (tests/designer/test_plot_axes.py).
 * Only the GUI thread calls into this module.
 """
 
 from __future__ import annotations
 
+import html
 import math
+import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 REDRAW_INTERVAL_MS = 50  # 20 Hz at most
 MAX_REDRAW_INTERVAL_MS = 1000  # ...and at least once a second while records arrive
@@ -54,12 +61,13 @@ WINDOW_SHARE = 0.05
 # 2-pixel pen goes through the stroker and doubled the cost of a redraw (10.6 -> 5.3 ms).
 CURVE_WIDTH = 1.0
 DEFAULT_CAPACITY = 4096
-LEFT_AXIS_WIDTH = 60  # pixels for the y axis: its label and tick labels up to "0.0001"
-# Legends sit in a corner of their plot (offsets from it, pixels); every LEGEND_CHECK_S at most
-# each takes as many columns as fit across its plot and moves to the corner where it hides the
-# fewest points if its own hides any.
-LEGEND_CORNERS = {"top right": (-6, 6), "bottom right": (-6, -6), "top left": (6, 6), "bottom left": (6, -6)}
-LEGEND_CHECK_S = 1.0
+# Pixels for the y axis: its label (8 pt, turned on its side) and tick labels of at most
+# MAX_TICK_CHARS characters ("0.0001", "2.5e-4"); tests/designer/test_plot_axes.py measures
+# that both fit. Fixed: grown to fit as tick labels came, it re-laid out the plot, and moved its
+# frame, a few times a second early in a run.
+LEFT_AXIS_WIDTH = 60
+MAX_TICK_CHARS = 6
+AXIS_FONT_PT = 8
 
 BACKGROUND = "#fbfbfc"
 FOREGROUND = "#30343a"
@@ -174,7 +182,101 @@ class _Series:
         self.dirty = False
 
 
-class DecadeAxis(pg.AxisItem):
+def _plain(value: float, places: int) -> str:
+    text = f"{value:.{places}f}"
+    return "0" if float(text) == 0 else text  # no "-0.00"
+
+
+def _scientific(value: float, digits: int) -> str:
+    """``2.5e-4``, ``1e3``: a mantissa with ``digits`` decimals and a bare exponent."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _exact(strings: list[str], values: Sequence[float], tolerance: float) -> bool:
+    return all(abs(float(s) - v) <= tolerance for s, v in zip(strings, values))
+
+
+def _formatted(values: list[float], spacing: float, scientific: bool) -> list[str]:
+    """The fewest places (decimals, or a mantissa's decimals) that tell ticks ``spacing`` apart."""
+    tolerance = spacing * 1e-3  # float noise (0.30000000000000004) goes, distinct ticks stay distinct
+    if scientific:
+        top = max(abs(v) for v in values) or spacing
+        places, form = max(0, math.floor(math.log10(top)) - math.floor(math.log10(spacing))), _scientific
+    else:
+        places, form = max(0, math.ceil(-math.log10(spacing) - 1e-9)), _plain
+    for extra in range(3):  # a spacing of 2.5e-4 needs one place more than one of 1e-4
+        strings = [form(v, places + extra) for v in values]
+        if _exact(strings, values, tolerance):
+            break
+    return strings
+
+
+def prefers_scientific(values: Sequence[float], spacing: float, max_chars: int = MAX_TICK_CHARS) -> bool:
+    """Whether ticks ``spacing`` apart read better as ``6.8e-4`` than as plain decimals: the plain
+    ones would take more than ``max_chars`` characters and the scientific ones fewer."""
+    values = [float(v) for v in values]
+    if not values or not spacing:
+        return False
+    plain = max(map(len, _formatted(values, abs(spacing), False)))
+    return plain > max_chars and max(map(len, _formatted(values, abs(spacing), True))) < plain
+
+
+def tick_strings(values: Sequence[float], spacing: float, scientific: bool | None = None) -> list[str]:
+    """Tick labels that read as the values are: plain decimals (``0.25``, ``1500``) with as many
+    places as the spacing needs, or scientific notation (``6.8e-4``) where plain ones would be
+    too long (``scientific=None``: decided from these values alone). Never a scale factor kept
+    elsewhere (pyqtgraph's SI prefix turned a loss of 0.0007 into ticks 680-710 and a label
+    "loss (x0.001)")."""
+    values = [float(v) for v in values]
+    if not values:
+        return []
+    spacing = abs(float(spacing)) or max(abs(v) for v in values) or 1.0
+    if scientific is None:
+        scientific = prefers_scientific(values, spacing)
+    return _formatted(values, spacing, scientific)
+
+
+def decade_string(exponent: float) -> str:
+    """The value at ``10 ** exponent`` as a log axis shows it: ``1e-4``, ``0.01``, ``1``, ``100``,
+    ``1e3`` (the shorter of plain and scientific; plain when they tie)."""
+    e = round(exponent)
+    if abs(exponent - e) > 1e-9:  # not a decade (a log axis here labels decades only)
+        return f"{10.0 ** exponent:.2g}"
+    plain = f"{10.0 ** e:.{max(0, -e)}f}"
+    scientific = f"1e{e}"
+    return scientific if len(scientific) < len(plain) else plain
+
+
+class PlainAxis(pg.AxisItem):
+    """An axis whose tick labels are the values themselves (see :func:`tick_strings`), with no
+    SI-prefix scaling moved into its label; on a log axis, the decades' values
+    (:func:`decade_string`)."""
+
+    def __init__(self, orientation: str, **kwargs):
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+        self.autoSIPrefixScale = 1.0  # enableAutoSIPrefix(False) may leave a scale from the range
+        self._scientific: bool | None = None  # the notation of the labels in view (tickValues)
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph override
+        # One notation for every labelled level: "0.0008" beside "8.5e-4" reads as two scales.
+        levels = super().tickValues(minVal, maxVal, size)
+        labelled = [(spacing, values) for spacing, values in levels[: self.style["maxTextLevel"] + 1]
+                    if spacing and len(values)]
+        self._scientific = bool(labelled) and prefers_scientific(
+            [v for _, values in labelled for v in values], min(spacing for spacing, _ in labelled))
+        return levels
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
+        if self.logMode:
+            return [decade_string(v) for v in values]
+        return tick_strings(values, spacing, scientific=self._scientific)
+
+
+class DecadeAxis(PlainAxis):
     """A log axis labelled at whole decades only (1e-3, 0.01, 0.1, 1); the 2..9 ticks between
     them are drawn without labels. pyqtgraph's default labels every minor tick when the axis is
     short, and the labels then overlap."""
@@ -187,25 +289,28 @@ class DecadeAxis(pg.AxisItem):
         return [(float(step), decades[::step]), (None, [m for m in minor if minVal < m < maxVal])]
 
 
-def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None = None,
+def make_plot(object_name: str, title: str | None, y_label: str, parent: QWidget | None = None,
               log_y: bool = False, grid: bool = True) -> pg.PlotWidget:
-    """A PlotWidget in the house look: light background, legible axes, grid, cheap drawing."""
-    axes = {"left": DecadeAxis("left")} if log_y else None
+    """A PlotWidget in the house look: light background, legible axes, grid, cheap drawing.
+    ``title=None``: no title row (the live plots show theirs in a :class:`PlotHeader`)."""
+    axes = {"left": DecadeAxis("left") if log_y else PlainAxis("left"), "bottom": PlainAxis("bottom")}
     widget = pg.PlotWidget(parent=parent, background=BACKGROUND, axisItems=axes)
     widget.setObjectName(object_name)
     item = widget.getPlotItem()
-    item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>{title}</span>")
+    if title is not None:
+        item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>{title}</span>")
+    else:  # room for the top tick label's upper half, which the title row gave
+        item.layout.setContentsMargins(1, 7, 1, 1)
     font = QFont()
-    font.setPointSize(8)
+    font.setPointSize(AXIS_FONT_PT)
     for name in ("left", "bottom"):
         axis = item.getAxis(name)
         axis.setPen(pg.mkPen(FOREGROUND))
         axis.setTextPen(pg.mkPen(FOREGROUND))
         axis.setTickFont(font)
-    item.setLabel("bottom", "epoch", color=FOREGROUND)
-    item.setLabel("left", y_label, color=FOREGROUND)
-    # A fixed width for the axis (room for "0.0001"): grown to fit as tick labels came, it
-    # re-laid out the plot, and moved its frame, a few times a second early in a run.
+    label_style = {"color": FOREGROUND, "font-size": f"{AXIS_FONT_PT}pt"}
+    item.setLabel("bottom", "epoch", **label_style)
+    item.setLabel("left", y_label, **label_style)
     item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
     # The grid lives in the view (lines only, one cached picture), not in the axes: an axis grid
     # makes the axes cover the view, and every curve update then re-plays their tick labels.
@@ -219,60 +324,135 @@ def make_plot(object_name: str, title: str, y_label: str, parent: QWidget | None
     if log_y:
         item.setLogMode(y=True)
         item.getAxis("left").setStyle(maxTextLevel=0)
-    widget.setMinimumSize(220, 150)
+    widget.setMinimumSize(220, 110)
     return widget
 
 
-def _legend(plot: pg.PlotWidget, corner: str) -> pg.LegendItem:
-    # Rows packed tight (pyqtgraph's default leaves ~27 px a row): plots in the dock are often
-    # under 100 px tall, and a legend of three rows then covered nearly all of one.
-    legend = plot.getPlotItem().addLegend(offset=LEGEND_CORNERS[corner], verSpacing=-7,
-                                         labelTextColor=FOREGROUND, labelTextSize="8pt")
-    legend.setBrush(pg.mkBrush(255, 255, 255, 200))
-    legend.setPen(pg.mkPen("#c8ccd2"))
-    return legend
+class LegendEntry(NamedTuple):
+    """One line sample and its name in a :class:`PlotHeader`."""
+
+    name: str
+    color: str
+    style: Qt.PenStyle = Qt.PenStyle.SolidLine
 
 
-def legend_corner(legend: pg.LegendItem) -> str:
-    """Which of LEGEND_CORNERS the legend is in."""
-    dx, dy = legend.opts["offset"]
-    return f"{'bottom' if dy < 0 else 'top'} {'right' if dx < 0 else 'left'}"
+# How a pen style looks in a line of text (Unicode box drawing: DejaVu Sans and most UI fonts
+# have these).
+_SAMPLES = {Qt.PenStyle.SolidLine: "━━", Qt.PenStyle.DashLine: "╍╍", Qt.PenStyle.DotLine: "┅┅"}
+MAX_HEADER_ROWS = 2
+GAP_TEXT, GAP_HTML = "\u00a0\u00a0 ", "&nbsp;&nbsp; "  # between entries (the same width)
+MUTED = "#80868e"
 
 
-def fit_columns(plot: pg.PlotWidget, legend: pg.LegendItem) -> None:
-    """As many columns as fit across the plot: few rows keep the legend off the curves, and a
-    legend wider than its plot would be cut off."""
-    if not legend.items:
-        return
-    widest = max(sample.boundingRect().width() + label.boundingRect().width() for sample, label in legend.items)
-    room = plot.getPlotItem().getViewBox().width() - 20
-    columns = int(max(1, min(len(legend.items), room // (widest + 12))))
-    if columns != legend.columnCount:
-        legend.setColumnCount(columns)
+def pack_rows(widths: Sequence[float], room: float, max_rows: int, gap: float,
+              more_width: Callable[[int], float]) -> tuple[list[list[int]], int]:
+    """Lay pieces of text ``widths`` wide into rows at most ``room`` wide, in order, ``gap``
+    apart: at most ``max_rows`` rows; when some do not fit, the last row keeps room for a
+    "+k more" piece ``more_width(k)`` wide. The first piece (a title) is always shown.
+
+    Returns the rows (indices of pieces) and how many pieces did not fit."""
+    if room <= 0:  # not laid out yet: one row, redone at the first resize
+        return [list(range(len(widths)))], 0
+    rows: list[list[int]] = [[]]
+    used = 0.0
+    for i, w in enumerate(widths):
+        if rows[-1] and used + gap + w > room:
+            if len(rows) == max_rows:
+                break
+            rows.append([])
+        used = (used + gap + w) if rows[-1] else w
+        rows[-1].append(i)
+    shown = sum(map(len, rows))
+    if shown == len(widths):
+        return rows, 0
+    last = rows[-1]
+    while len(last) > 1 and sum(widths[j] for j in last) + gap * len(last) + more_width(len(widths) - shown) > room:
+        last.pop()
+        shown -= 1
+    return rows, len(widths) - shown
 
 
-def hidden_points(plot: pg.PlotWidget, legend: pg.LegendItem) -> dict[str, int]:
-    """For each corner, how many of the points the plot shows the legend would cover there."""
-    item = plot.getPlotItem()
-    vb = item.getViewBox()
-    (x0, x1), (y0, y1) = vb.viewRange()
-    px, py = vb.viewPixelSize()
-    rect = legend.boundingRect()
-    w, h = (rect.width() + 8) * px, (rect.height() + 8) * py
-    xs, ys = [], []
-    for data in item.listDataItems():
-        x, y = data.getData()
-        if x is not None and y is not None and len(x) == len(y):
-            xs.append(np.asarray(x, dtype=float))
-            ys.append(np.asarray(y, dtype=float))
-    if not xs or not w or not h:
-        return {}
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    seen = np.isfinite(x) & np.isfinite(y) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-    left, right = x <= x0 + w, x >= x1 - w
-    top, bottom = y >= y1 - h, y <= y0 + h  # y grows upwards in these plots
-    return {"top right": int((seen & top & right).sum()), "bottom right": int((seen & bottom & right).sum()),
-            "top left": int((seen & top & left).sum()), "bottom left": int((seen & bottom & left).sum())}
+class PlotHeader(QLabel):
+    """A plot's title and legend in a row of text above the plot, on a second row when the
+    entries do not fit across it, and "+k more" (all of them in the tooltip) when two rows do
+    not hold them all (a model with a dozen layers would otherwise squeeze its plot flat).
+
+    Outside the plot's view, so a legend can never hide a curve point, at any size and whatever
+    the curves do (the previous design moved legends inside the view to the corner hiding the
+    fewest points, and still hid some). Plain text in a QLabel, laid out when its entries or its
+    width change: it adds nothing to a redraw. The rows are laid out here (font metrics), not
+    by QLabel's word wrap, so a row never breaks inside an entry and the height is known.
+    """
+
+    def __init__(self, title: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        self.entries: tuple[LegendEntry, ...] = ()
+        self.note = ""
+        self.hidden_entries = 0  # entries that did not fit (the "+k more")
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setContentsMargins(4, 3, 4, 0)
+        font = self.font()
+        font.setPointSize(AXIS_FONT_PT)
+        self.setFont(font)
+        self.setStyleSheet(f"color: {FOREGROUND};")
+        # Its width is its cell's: it must never push the plots apart.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._lay_out_text()
+
+    def set_entries(self, entries: Iterable[LegendEntry], note: str = "") -> None:
+        """Show these entries (a no-op when they are the ones shown)."""
+        entries = tuple(entries)
+        if (entries, note) != (self.entries, self.note):
+            self.entries, self.note = entries, note
+            self._lay_out_text()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._lay_out_text()
+
+    def _pieces(self) -> tuple[list[str], list[float]]:
+        """Each piece of the text as HTML, and its width in pixels."""
+        metrics = QFontMetricsF(self.font())
+        bold = QFont(self.font())
+        bold.setBold(True)
+        texts = [f"<b>{html.escape(self.title)}</b>"]
+        widths = [QFontMetricsF(bold).horizontalAdvance(self.title)]
+        for e in self.entries:
+            sample = _SAMPLES.get(e.style, _SAMPLES[Qt.PenStyle.SolidLine])
+            texts.append(f"<span style='color:{e.color}'>{sample}</span>&nbsp;{_nbsp(e.name)}")
+            widths.append(metrics.horizontalAdvance(f"{sample}\u00a0{e.name}"))
+        if self.note:
+            texts.append(f"<span style='color:{MUTED}'>{_nbsp(self.note)}</span>")
+            widths.append(metrics.horizontalAdvance(self.note))
+        return texts, widths
+
+    def _lay_out_text(self) -> None:
+        metrics = QFontMetricsF(self.font())
+        texts, widths = self._pieces()
+        room = self.contentsRect().width() - 2  # rich text may round up where the metrics did not
+        note = bool(self.note)  # the last piece, and no entry: "+k more" does not count it
+        rows, hidden = pack_rows(widths, room, MAX_HEADER_ROWS, metrics.horizontalAdvance(GAP_TEXT),
+                                 lambda k: metrics.horizontalAdvance(f"+{k - note} more"))
+        lines = [GAP_HTML.join(texts[i] for i in row) for row in rows]
+        self.hidden_entries = max(0, hidden - note)
+        if self.hidden_entries:
+            lines[-1] += f"{GAP_HTML}<span style='color:{MUTED}'>+{self.hidden_entries}&nbsp;more</span>"
+        self.setToolTip("<br>".join(texts[1:]) if hidden else "")
+        text = "<br>".join(lines)
+        if text != self.text():
+            self.setText(text)
+
+
+def _nbsp(text: str) -> str:
+    return html.escape(text).replace(" ", "&nbsp;")
+
+
+def _pen_entry(name: str, item: pg.PlotDataItem) -> LegendEntry:
+    """``name`` with a sample of the item's line."""
+    pen = pg.mkPen(item.opts["pen"])
+    return LegendEntry(name, pen.color().name(), pen.style())
 
 
 class LivePlots(QWidget):
@@ -291,11 +471,11 @@ class LivePlots(QWidget):
         self.setObjectName("livePlots")
         self.capacity = capacity
         self.window_share = window_share  # 1.0: no pacing, 20 redraws a second (soak tests)
-        self.loss_plot = make_plot("lossPlot", "Loss", "loss", self)
-        self.accuracy_plot = make_plot("accuracyPlot", "Accuracy", "accuracy", self)
-        self.lr_plot = make_plot("lrPlot", "Learning rate", "lr", self)
-        self.gradient_plot = make_plot("gradientPlot", "Gradient norm per layer", "‖∇W‖ (log)", self, log_y=True)
-        self.units_plot = make_plot("unitsPlot", "Dead (—) / saturated (- -) units", "share", self)
+        self.loss_plot = make_plot("lossPlot", None, "loss", self)
+        self.accuracy_plot = make_plot("accuracyPlot", None, "accuracy", self)
+        self.lr_plot = make_plot("lrPlot", None, "lr", self)
+        self.gradient_plot = make_plot("gradientPlot", None, "‖∇W‖", self, log_y=True)
+        self.units_plot = make_plot("unitsPlot", None, "share", self)
         self.plots = (self.loss_plot, self.accuracy_plot, self.lr_plot, self.gradient_plot, self.units_plot)
         self._user_views: set[pg.PlotWidget] = set()  # plots the user zoomed or panned
         for plot in self.plots:
@@ -304,26 +484,14 @@ class LivePlots(QWidget):
                 lambda _mask, p=plot: self._user_views.add(p))
         self.accuracy_plot.getPlotItem().setYRange(0, 1.0, padding=0.02)
         self.units_plot.getPlotItem().setYRange(0, 1.0, padding=0.02)
-
-        layout = QGridLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.setSpacing(4)
-        layout.addWidget(self.loss_plot, 0, 0)
-        layout.addWidget(self.accuracy_plot, 0, 1)
-        layout.addWidget(self.lr_plot, 0, 2)
-        layout.addWidget(self.gradient_plot, 1, 0, 1, 2)
-        layout.addWidget(self.units_plot, 1, 2)
-
-        self._default_corners = {self.loss_plot: "top right",  # losses fall: the top right stays free
-                                 self.accuracy_plot: "bottom right",  # accuracy rises
-                                 self.gradient_plot: "top right", self.units_plot: "top right"}
-        self._legends = {plot: _legend(plot, corner) for plot, corner in self._default_corners.items()}
-        self._legends_checked = 0.0
-        self._legends_changed = False  # entries added since the last check: check with the next redraw
-        self._legend_timer = QTimer(self)  # after a resize (debounced: dragging a splitter resizes often)
-        self._legend_timer.setSingleShot(True)
-        self._legend_timer.setInterval(100)
-        self._legend_timer.timeout.connect(self.place_legends)
+        self._headers = {
+            self.loss_plot: PlotHeader("Loss"), self.accuracy_plot: PlotHeader("Accuracy"),
+            self.lr_plot: PlotHeader("Learning rate"),
+            self.gradient_plot: PlotHeader("Gradient norm per layer"),
+            self.units_plot: PlotHeader("Dead (━) / saturated (╍) units"),
+        }
+        self._lay_out()
+        self._legends_changed = True  # entries came or went: the headers follow with the next redraw
 
         def curve(plot: pg.PlotWidget, color: str, name: str | None, width: float = CURVE_WIDTH,
                   style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> pg.PlotDataItem:
@@ -331,11 +499,11 @@ class LivePlots(QWidget):
 
         cap = capacity
         self._fixed: dict[str, _Series] = {
-            "batch_loss": _Series(curve(self.loss_plot, BATCH_COLOR, "train (running)"), cap),
+            "batch_loss": _Series(curve(self.loss_plot, BATCH_COLOR, "batches"), cap),
             "train_loss": _Series(curve(self.loss_plot, TRAIN_COLOR, "train"), cap),
-            "val_loss": _Series(curve(self.loss_plot, VAL_COLOR, "validation"), cap),
+            "val_loss": _Series(curve(self.loss_plot, VAL_COLOR, "val"), cap),
             "train_accuracy": _Series(curve(self.accuracy_plot, TRAIN_COLOR, "train"), cap),
-            "val_accuracy": _Series(curve(self.accuracy_plot, VAL_COLOR, "validation"), cap),
+            "val_accuracy": _Series(curve(self.accuracy_plot, VAL_COLOR, "val"), cap),
             "lr": _Series(curve(self.lr_plot, LR_COLOR, None), cap),
         }
         self._layers: dict[tuple[str, str], _Series] = {}  # (metric, node id) -> series
@@ -356,6 +524,7 @@ class LivePlots(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
+        self.place_legends()  # the fixed curves' entries, before any run
 
     # ------------------------------------------------------------------ feeding
 
@@ -368,10 +537,6 @@ class LivePlots(QWidget):
             plot.getPlotItem().removeItem(series.item)
         self._layers.clear()
         self._layer_order.clear()
-        self._legends[self.gradient_plot].clear()
-        self._legends[self.units_plot].clear()
-        for plot, corner in self._default_corners.items():
-            self._legends[plot].setOffset(LEGEND_CORNERS[corner])
         for plot, line in self._markers:
             plot.getPlotItem().removeItem(line)
         self._markers.clear()
@@ -384,9 +549,12 @@ class LivePlots(QWidget):
         self._user_views.clear()
         self.set_classifying(classifying)
         self._fit_x()
+        self._legends_changed = True
+        self.place_legends()
 
     def set_classifying(self, classifying: bool) -> None:
         self.accuracy_plot.setVisible(classifying)
+        self._headers[self.accuracy_plot].setVisible(classifying)
 
     def add_records(self, records: Iterable[dict]) -> None:
         for record in records:
@@ -504,7 +672,8 @@ class LivePlots(QWidget):
                 self._overlay_epochs = max(self._overlay_epochs, float(x.max()))
         self._fit_x(refit=True)
         self._fit_loss()
-        self._legend_timer.start()  # the overlays' entries changed the legends
+        self._legends_changed = True
+        self.place_legends()
 
     # ------------------------------------------------------------------ drawing
 
@@ -535,29 +704,58 @@ class LivePlots(QWidget):
             self._fit_gradients()
         if drew:
             self.redraw_count += 1
-            if self._legends_changed or time.monotonic() - self._legends_checked >= LEGEND_CHECK_S:
+            if self._legends_changed:
                 self.place_legends()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._legend_timer.start()
-
-    def legend(self, plot: pg.PlotWidget) -> pg.LegendItem:
-        return self._legends[plot]
+    def header(self, plot: pg.PlotWidget) -> PlotHeader:
+        """The row above ``plot`` that holds its title and legend."""
+        return self._headers[plot]
 
     def place_legends(self) -> None:
-        """Move each legend whose corner hides curve points to the corner that hides the fewest."""
-        self._legends_checked = time.monotonic()
+        """Bring the legend rows up to date with the curves (a no-op when no entry came or went
+        since the last call)."""
+        if not self._legends_changed:
+            return
         self._legends_changed = False
-        for plot, legend in self._legends.items():
-            if not plot.isVisible() or not legend.isVisible():
+        for plot, header in self._headers.items():
+            header.set_entries(*self._legend_entries(plot))
+
+    def _legend_entries(self, plot: pg.PlotWidget) -> tuple[list[LegendEntry], str]:
+        """Curves by their names; on the units plot each layer once (its title says which line is
+        dead and which saturated); each earlier run once (a note says which line is which)."""
+        if plot is self.units_plot:
+            return [LegendEntry(self._titles.get(nid, nid), layer_color(self._layer_order[nid]).name())
+                    for metric, nid in self._layers if metric == "dead_fraction"], ""
+        entries: dict[str, LegendEntry] = {}
+        runs = False
+        for item in plot.getPlotItem().listDataItems():
+            name = item.name()
+            if not name:
                 continue
-            fit_columns(plot, legend)
-            hidden = hidden_points(plot, legend)
-            here = hidden.get(legend_corner(legend), 0)
-            best = min(hidden, key=hidden.get) if hidden else None
-            if best is not None and here and hidden[best] < here / 2:
-                legend.setOffset(LEGEND_CORNERS[best])
+            if name.startswith("Run "):  # "Run 3 val (Adam lr=0.001)" -> "Run 3 (Adam lr=0.001)"
+                runs = True
+                name = re.sub(r"^(Run \S+) (?:val|train) ", r"\1 ", name)
+            entries.setdefault(name, _pen_entry(name, item))
+        return list(entries.values()), "earlier runs: ╍╍ val, ┅┅ train" if runs else ""
+
+    def _lay_out(self) -> None:
+        """Two rows of plots, each under a row of headers: the plots of a row keep one height
+        and their x axes line up, however many lines a header wraps onto. All x axes count
+        epochs, so only the bottom row says so (matplotlib's sharex look: the top row gains the
+        label's ~15 px)."""
+        layout = QGridLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setHorizontalSpacing(4)
+        layout.setVerticalSpacing(0)
+        cells = ((self.loss_plot, 0, 0, 1), (self.accuracy_plot, 0, 1, 1), (self.lr_plot, 0, 2, 1),
+                 (self.gradient_plot, 2, 0, 2), (self.units_plot, 2, 2, 1))
+        for plot, row, column, span in cells:
+            layout.addWidget(self._headers[plot], row, column, 1, span)
+            layout.addWidget(plot, row + 1, column, 1, span)
+            if row == 0:
+                plot.getPlotItem().getAxis("bottom").showLabel(False)
+        layout.setRowStretch(1, 1)
+        layout.setRowStretch(3, 1)
 
     def _set_range(self, plot: pg.PlotWidget, **ranges: tuple[float, float]) -> None:
         if plot in self._user_views:

@@ -173,43 +173,6 @@ def test_the_owner_feeds_its_records_just_before_each_redraw(qtbot):
     qtbot.waitUntil(lambda: not plots.redraw_scheduled, timeout=2000)  # idle once all is drawn
 
 
-def test_a_legend_moves_off_the_curves_it_would_hide(qtbot):
-    from designer.plots import hidden_points, legend_corner
-
-    plots = shown_plots(qtbot, 1400, 700)
-    qtbot.waitExposed(plots)
-    qtbot.wait(50)  # laid out: the legends' size in data units depends on the plots' size
-    rising = [{"kind": "start", "epochs": 30, "task": "classification"}]
-    rising += [{"kind": "epoch", "epoch": e, "train_loss": 0.05 * e, "val_loss": 0.05 * e + 0.02,
-                "train_accuracy": 0.5, "val_accuracy": 0.5, "lr": 0.01} for e in range(1, 31)]
-    legend = plots.legend(plots.loss_plot)
-    assert legend_corner(legend) == "top right"
-    plots.add_records(rising)  # a loss that climbs into the top right corner, where its legend is
-    plots.flush()  # redrawing moves it (at most once a second)
-    hidden = hidden_points(plots.loss_plot, legend)
-    corner = legend_corner(legend)
-    assert hidden["top right"] > 0 and corner != "top right" and hidden[corner] == min(hidden.values())
-    # flat accuracy at 0.5 hides nothing in the bottom right: that legend stays
-    assert legend_corner(plots.legend(plots.accuracy_plot)) == "bottom right"
-    plots.start_run({})  # a new run starts with the legends where they were made
-    assert legend_corner(legend) == "top right"
-
-
-def test_legends_take_as_many_columns_as_fit_across_their_plot(qtbot):
-    from records_sim import LAYERS
-
-    plots = shown_plots(qtbot, 1400, 700)
-    qtbot.waitExposed(plots)
-    plots.start_run({nid: f"{nid} Linear, the layer's title" for nid in LAYERS})
-    plots.add_records(simulated_records(epochs=3, steps=5))  # four layers: four gradient curves
-    plots.flush()  # new entries: the legends are fitted with this redraw
-    legend = plots.legend(plots.gradient_plot)
-    assert len(legend.items) == 4 and legend.columnCount == 4  # one row on a wide plot
-    plots.resize(520, 500)
-    qtbot.waitUntil(lambda: legend.columnCount < 4, timeout=2000)  # refitted after the resize
-    assert legend.boundingRect().width() <= plots.gradient_plot.getPlotItem().getViewBox().width()
-
-
 def test_a_redraw_asked_for_soon_does_not_wait_for_the_pace(qtbot):
     import time
 
