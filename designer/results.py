@@ -177,6 +177,8 @@ class ResultsView(QTabWidget):
             "images": self.addTab(images_page, "Validation images"),
             "regression": self.addTab(self.regression_plot, "Predicted vs. true"),
         }
+        for key, tip in TAB_TIPS.items():
+            self.setTabToolTip(self._tabs[key], tip)
         for key in self._tabs:
             self.setTabVisible(self._tabs[key], key == "empty")
         self.currentChanged.connect(self._draw_current)
@@ -272,9 +274,8 @@ class ResultsView(QTabWidget):
                 if (text, color) != self._cm_shown[i * k + j]:  # most cells keep their count
                     t.setText(text, color=color)
                     self._cm_shown[i * k + j] = (text, color)
-        acc = f", validation accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
-        item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>Confusion matrix "
-                      f"(epoch {epoch}{acc})</span>")
+        acc = f" · val acc {accuracy:.3f}" if isinstance(accuracy, float) else ""
+        _set_title(item, f"Epoch {epoch}{acc}")
 
     def _show_regions(self, regions: dict[str, Any], epoch: Any) -> None:
         classes = np.asarray(regions["classes"])
@@ -293,8 +294,7 @@ class ResultsView(QTabWidget):
         item = self.regions_plot.getPlotItem()
         item.setXRange(x0, x1, padding=0)
         item.setYRange(y0, y1, padding=0)
-        item.setTitle(f"<span style='color:{FOREGROUND}; font-size:10pt'>Decision regions "
-                      f"(epoch {epoch}; ● train, ▲ validation)</span>")
+        _set_title(item, f"Epoch {epoch} · ● train ▲ val")
 
     def _show_regression(self, reg: dict[str, Any], epoch: Any, rmse: Any) -> None:
         true, pred = np.asarray(reg["true"]), np.asarray(reg["pred"])
@@ -304,9 +304,27 @@ class ResultsView(QTabWidget):
             lo = float(min(true[ok].min(), pred[ok].min()))
             hi = float(max(true[ok].max(), pred[ok].max()))
             self._diagonal.setData([lo, hi], [lo, hi])
-        text = f", validation RMSE {rmse:.4g}" if isinstance(rmse, float) and math.isfinite(rmse) else ""
-        self.regression_plot.getPlotItem().setTitle(
-            f"<span style='color:{FOREGROUND}; font-size:10pt'>Predicted vs. true (epoch {epoch}{text})</span>")
+        text = f" · val RMSE {rmse:.4g}" if isinstance(rmse, float) and math.isfinite(rmse) else ""
+        _set_title(self.regression_plot.getPlotItem(), f"Epoch {epoch}{text}")
+
+
+TAB_TIPS = {
+    "regions": "The class the model predicts at each point of the plane, with the training points (●) "
+               "and the validation points (▲, dark outline) in their true classes' colours.",
+    "confusion": "Validation rows by true class (rows) and predicted class (columns): the diagonal is right.",
+    "images": "Validation images, the misclassified ones first; each caption reads true class → predicted class.",
+    "regression": "Each validation row's prediction against its true value: on the dashed diagonal is exact.",
+}
+
+
+def _set_title(item: pg.PlotItem, text: str) -> None:
+    """A one-line plot title that never widens the plot beyond its pane.
+
+    pyqtgraph makes a title's text width the plot's minimum width, so a long title pushed the
+    plot past the results pane's right edge (cut off at 1280×800). The tab names what the page
+    shows; the title keeps only the epoch and the figures."""
+    item.setTitle(f"<span style='color:{FOREGROUND}; font-size:9pt'>{text}</span>")
+    item.titleLabel.setMinimumWidth(0)
 
 
 def _short(text: str, limit: int = 10) -> str:

@@ -37,3 +37,32 @@ def test_only_the_page_in_view_is_drawn_and_the_others_when_shown(qtbot):
     view.setCurrentWidget(view.images_page)
     assert view.image_grid.captions() == ["a → a", "b → b", "c → c", "c → c"]
     assert view.grab().width() > 0  # painting the NaN and the flat image does not raise
+
+
+def regions_payload(epoch: int) -> dict:
+    grid = np.zeros((40, 40), dtype=np.int64)
+    grid[:, 20:] = 1
+    rng = np.random.default_rng(0)
+    return {"epoch": epoch, "n": 20, "accuracy": 0.95, "confusion": np.array([[9, 1], [0, 10]]),
+            "class_names": ["0", "1"],
+            "regions": {"classes": grid, "extent": (-0.5, 1.5, -0.5, 1.5), "points": rng.random((20, 2)),
+                        "labels": np.array([0, 1] * 10), "is_val": np.array([False, True] * 10)}}
+
+
+def test_every_page_fits_the_pane_the_window_gives_it(qtbot):
+    """The results pane is ~280 px wide at 1280×800: a title must not push a plot past its edge
+    (pyqtgraph makes a title's text width the plot's minimum width)."""
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.resize(270, 300)
+    view.show()
+    view.show_results(regions_payload(123))
+    for plot in (view.regions_plot, view.confusion_plot):
+        view.setCurrentWidget(plot)
+        qtbot.waitUntil(lambda p=plot: p.isVisible())
+        item = plot.getPlotItem()
+        assert "123" in item.titleLabel.text
+        width = plot.viewport().width()
+        assert item.sceneBoundingRect().right() <= width + 1, (item.sceneBoundingRect(), width)
+        assert item.getViewBox().sceneBoundingRect().width() > 100  # the picture keeps room
+        assert view.tabToolTip(view.indexOf(plot))  # the long explanation moved to the tab
