@@ -575,10 +575,12 @@ class EdgeItem(QGraphicsItem):
         self._shape = None
         self.update()
 
-    def _candidates(self, area: QRectF) -> list[QRectF]:
+    def _candidates(self, area: QRectF, with_ends: bool = False) -> list[QRectF]:
+        """The nodes near ``area`` (inflated); a route leaves and enters its own two nodes, so
+        they are no obstacle to it, but they are to a label."""
         if self.obstacles is None:
             return []
-        ends = (self.source_item, self.target_item)
+        ends = () if with_ends else (self.source_item, self.target_item)
         return [r.adjusted(-4, -4, 4, 4) for item, r in self.obstacles(area) if item not in ends]
 
     def _route_around(self, a: QPointF, b: QPointF, path: QPainterPath) -> QPainterPath:
@@ -615,14 +617,16 @@ class EdgeItem(QGraphicsItem):
         above = self.style.label_above
         w = m.horizontalAdvance(label) + (4 if above else 12)
         h = m.height() + (0 if above else 4)
-        rects = self._candidates(path.boundingRect().adjusted(-w, -2 * h, w, h))
+        rects = self._candidates(path.boundingRect().adjusted(-w, -2 * h, w, h), with_ends=True)
         rect = QRectF()
         for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             c = path.pointAtPercent(t)
             rect = QRectF(c.x() - w / 2, c.y() - (h + 3 if above else h / 2), w, h)
             if not any(r.intersects(rect) for r in rects):
-                break
-        return rect
+                return rect
+        # A fixed word ("minimised by") over a wire too short for it would be written across the
+        # nodes' ports; the tooltip says it. A shape (the pill) stays: it is what flows.
+        return QRectF() if above else rect
 
     def label_rect(self) -> QRectF:
         return QRectF(self._label_rect)
@@ -664,7 +668,7 @@ class EdgeItem(QGraphicsItem):
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawPath(self._path)
-        if self.label and option.levelOfDetailFromTransform(p.worldTransform()) >= 0.35:
+        if self.label and not self._label_rect.isNull() and option.levelOfDetailFromTransform(p.worldTransform()) >= 0.35:
             if not self.style.label_above:
                 p.setPen(QPen(pen.color() if self.isSelected() else BORDER, 1))
                 p.setBrush(QColor("white"))

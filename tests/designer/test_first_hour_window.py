@@ -265,3 +265,25 @@ def test_the_loss_to_optimizer_wire_has_its_own_style_and_says_what_it_means(win
     # the label sits above the dotted line, which stays visible along the whole short wire
     assert loss_wire.label_rect().bottom() <= loss_wire.path().pointAtPercent(0.5).y()
     assert text_px_on_screen(window, "label") >= READABLE_PX
+
+
+def test_the_loss_wire_writes_its_word_only_where_it_fits_between_the_nodes(window, qtbot):
+    """Placed as the README's tour places them (a short gap), "minimised by" would cover the
+    optimizer's ports: the tooltip says it instead. With room, the word is there."""
+    center = window.canvas.viewport().rect().center()
+    loss = drop_node(window, "MSELoss", center + QPoint(-140, 0))
+    adam = drop_node(window, "Adam", center + QPoint(130, 0))  # 70 px between the nodes
+    wire(window, loss, "loss", adam, "loss")
+    settle(qtbot)
+    (item,) = window.scene.edge_items.values()
+    nodes = [window.scene.node_items[n].sceneBoundingRect() for n in (loss, adam)]
+    rect = item.label_rect()
+    assert rect.isNull() or not any(r.intersects(rect) for r in nodes), (rect, nodes)
+    assert item.toolTip()
+    x, y = window.document.graph.nodes[adam].position
+    window.document.move_nodes({adam: (x + 300, y)})
+    settle(qtbot)
+    rect = item.label_rect()
+    assert not rect.isNull() and item.label == "minimised by"
+    nodes = [window.scene.node_items[n].sceneBoundingRect() for n in (loss, adam)]
+    assert not any(r.intersects(rect) for r in nodes), (rect, nodes)

@@ -64,9 +64,9 @@ def build(window: Any, tour: str) -> list[str]:
     press(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     vp = window.canvas.viewport().rect()
     ids = []
-    for i, type_id in enumerate(node_types(tour)):  # left to right, in two rows
+    for i, type_id in enumerate(node_types(tour)):  # left to right, in two rows, all in view
         col, row = i % 3, i // 3
-        pos = QPoint(vp.left() + 40 + col * (vp.width() - 60) // 3, vp.top() + 50 + row * (vp.height() - 60) // 2)
+        pos = QPoint(vp.left() + vp.width() * (2 * col + 1) // 6, vp.top() + vp.height() * (30 + 45 * row) // 100)
         ids.append(drop_node(window, type_id, pos))
     data, lin1, tanh, lin2, loss, opt = ids
     for node_id, value in zip((lin1, lin2), out_features(tour), strict=True):
