@@ -42,5 +42,22 @@ class FileFormatError(GraphError):
         self.path = path
         self.node_id = node_id
         self.reason = message
-        node = f" (node '{node_id}')" if node_id else ""
-        super().__init__(f"{path}{node}: {message}")
+        node = f" (node {_quoted(node_id)})" if node_id else ""
+        super().__init__(_one_line(f"{path}{node}: {message}"))
+
+
+# NOTE: [one line] The message of a FileFormatError goes into a dialog, a status bar and
+# ``netwright validate``'s one line per file. Its parts quote the file's text short already;
+# these two are the backstop for a part that does not: a node id from a hostile file may hold a
+# newline or a megabyte.
+MAX_MESSAGE = 600
+
+
+def _quoted(text: str) -> str:
+    r = repr(text)
+    return r if len(r) <= 50 else r[:47] + "...'"
+
+
+def _one_line(text: str) -> str:
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -1,10 +1,13 @@
 """The JSON file format: load, migrate, save.
 
-Load pipeline: bytes → size check → strict UTF-8 → JSON (duplicate keys, NaN and Infinity refused)
-→ depth check → ``format``/``version`` → step-by-step migrations → nodes through the catalogue
-(legacy ids accepted) → parameters checked → edges through :meth:`Graph.connect` (ports, kinds,
-one edge per input, no cycles). Every error is a :class:`FileFormatError` naming the JSON path
-(``$.nodes[3].params.out_features``) and the node id when there is one.
+Load pipeline: a regular file (never a pipe or device: reading one could block forever) → size
+check → strict UTF-8 → depth check → JSON (duplicate keys, NaN and Infinity refused, integers of
+more than :data:`MAX_INT_DIGITS` digits kept aside) → every value checked where it stands (integer
+digits, finite numbers, text length, Unicode text) → ``format``/``version`` → step-by-step
+migrations → nodes through the catalogue (legacy ids accepted) → parameters checked → edges
+through :meth:`Graph.connect` (ports, kinds, one edge per input, no cycles). Every problem a file
+can have is a :class:`FileFormatError` naming the JSON path (``$.nodes[3].params.out_features``)
+and the node id when there is one; nothing else escapes for bad input.
 
 Nothing in a file can name code to run: types resolve through the catalogue, values are plain
 JSON scalars checked against their declarations; no pickle, eval or exec anywhere.
@@ -19,6 +22,7 @@ bits, and removes the temp files that earlier interrupted saves of the same file
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -32,7 +36,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 from . import catalogue
-from .document import Edge, Graph, PortRef
+from .document import ID_PATTERN, Edge, Graph, PortRef
 from .errors import EditError, FileFormatError, GraphError, ParamError
 
 FORMAT = "netwright-graph"
@@ -41,6 +45,13 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 20_000
 MAX_EDGES = 100_000
+# NOTE: [value limits] Python refuses to convert integers of more than 4,300 digits (a
+# ValueError from deep inside json), and float() of one over ~309 digits overflows. No field
+# takes more than 20 digits (seeds), so longer integers are refused with their path. The text
+# cap sits above every declared text length (the longest, a description, is 20,000) and bounds
+# what an error message or the inspector is ever handed.
+MAX_INT_DIGITS = 100
+MAX_STRING = 100_000
 
 _MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
@@ -71,40 +82,89 @@ def migrate(doc: dict) -> dict:
 
 
 def load_path(path: str | os.PathLike) -> Graph:
+    """Read and parse a graph file; raises FileFormatError, never anything else for bad input."""
+    return loads(_read_regular_file(path))
+
+
+# O_NONBLOCK: opening a FIFO for reading blocks until a writer comes, which may be never.
+# O_NOCTTY: opening a terminal must not make it ours.
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def _read_regular_file(path: str | os.PathLike) -> bytes:
+    """At most ``MAX_BYTES + 1`` bytes of ``path``, which must be a regular file: a folder, pipe,
+    socket or device (``/dev/zero`` never ends, ``/dev/stdin`` waits for typing) is refused."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise FileFormatError(f"file is {size} bytes; at most {MAX_BYTES} are accepted")
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise FileFormatError(f"cannot read the file: {exc.strerror or exc}") from None
-    return loads(data)
+    except ValueError:  # a NUL character in the name
+        raise FileFormatError("cannot read the file: its name holds a NUL character") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise FileFormatError("cannot read the file: it is a folder")
+        if not stat.S_ISREG(info.st_mode):
+            raise FileFormatError("cannot read the file: it is not a regular file (a device, pipe or socket)")
+        if info.st_size > MAX_BYTES:
+            raise FileFormatError(f"file is {info.st_size} bytes; at most {MAX_BYTES} are accepted")
+        return _read_at_most(fd, MAX_BYTES + 1)
+    except OSError as exc:
+        raise FileFormatError(f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def loads(data: bytes | str) -> Graph:
     """Parse a graph file's contents; raises FileFormatError, never anything else for bad input."""
-    if isinstance(data, bytes):
-        if len(data) > MAX_BYTES:
-            raise FileFormatError(f"file is {len(data)} bytes; at most {MAX_BYTES} are accepted")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise FileFormatError(f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
-    else:
-        text = data
+    text = _decode(data) if isinstance(data, bytes) else data
+    if len(text) > MAX_BYTES:
+        raise FileFormatError(f"text is {len(text)} characters; at most {MAX_BYTES} are accepted")
     _check_nesting(text)
+    return from_document(_parse_json(text))
+
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise FileFormatError(f"file is {len(data)} bytes; at most {MAX_BYTES} are accepted")
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+
+
+def _parse_json(text: str) -> Any:
+    """JSON text to Python data; every way the parser can fail becomes a FileFormatError."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                          parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise FileFormatError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except _DuplicateKey as exc:
-        raise FileFormatError(f"key {exc.args[0]!r} appears twice in one object") from None
+        raise FileFormatError(f"key {_short(exc.args[0])} appears twice in one object") from None
     except _BadConstant as exc:
         raise FileFormatError(f"{exc.args[0]} is not a number JSON allows") from None
     except RecursionError:
         raise FileFormatError(f"nesting is deeper than {MAX_DEPTH} levels") from None
-    return from_document(doc)
+    except MemoryError:
+        raise FileFormatError("the file's contents do not fit in memory") from None
+    except (ValueError, OverflowError) as exc:
+        # Not expected after the hooks above; a safety net so that no parser limit (such as
+        # Python's integer digits) ever reaches the user as a traceback.
+        raise FileFormatError(f"not valid JSON: {_flat(str(exc))}") from None
 
 
 class _DuplicateKey(Exception):
@@ -126,6 +186,70 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
 
 def _no_constants(name: str) -> Any:
     raise _BadConstant(name)
+
+
+class _LongInteger:
+    """An integer literal too long to convert, kept in the document so that
+    :func:`_check_values` can refuse it with its JSON path (the parser knows none)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _parse_int(literal: str) -> int | _LongInteger:
+    digits = len(literal) - literal.startswith("-")
+    return _LongInteger(digits) if digits > MAX_INT_DIGITS else int(literal)
+
+
+_INT_LIMIT = 10**MAX_INT_DIGITS
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _check_values(value: Any, path: str = "$", depth: int = 0) -> None:
+    """Refuse, with its JSON path, any value that no field accepts in any place: long integers,
+    infinite numbers, long text, text that is not Unicode. Also applies to documents built in
+    Python and handed to :func:`from_document`, hence the depth check."""
+    if depth > MAX_DEPTH:
+        raise FileFormatError(f"nesting is deeper than {MAX_DEPTH} levels", path)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                _check_text(key, path, "a key")
+            _check_values(item, f"{path}.{_key(key)}" if isinstance(key, str) else path, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_values(item, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        _check_text(value, path, "text")
+    else:
+        _check_number(value, path)
+
+
+def _check_number(value: Any, path: str) -> None:
+    if isinstance(value, _LongInteger):
+        raise FileFormatError(f"an integer of {value.digits} digits; at most {MAX_INT_DIGITS} are accepted", path)
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not -_INT_LIMIT < value < _INT_LIMIT:
+        raise FileFormatError(f"an integer of more than {MAX_INT_DIGITS} digits; at most {MAX_INT_DIGITS} are accepted", path)
+    if isinstance(value, float) and not math.isfinite(value):
+        # json reads 1e999 as inf: out of range of every number a file may hold.
+        raise FileFormatError("a number beyond ±1.8e308 (or NaN); numbers must be finite", path)
+
+
+def _check_text(value: str, path: str, what: str) -> None:
+    if len(value) > MAX_STRING:
+        raise FileFormatError(f"{what} of {len(value)} characters; at most {MAX_STRING} are accepted", path)
+    bad = _SURROGATE.search(value)
+    if bad:
+        # "\ud800" is valid JSON but not Unicode: such text could never be saved again.
+        raise FileFormatError(f"{what} holds a lone surrogate \\u{ord(bad.group()):04x}, which is not Unicode text", path)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 def _check_nesting(text: str) -> None:
@@ -175,6 +299,8 @@ def _short(text: str) -> str:
 
 
 def from_document(doc: Any) -> Graph:
+    """Build a graph from parsed JSON data; raises FileFormatError naming the JSON path."""
+    _check_values(doc)
     _expect(doc, dict, "$", "a JSON object at the top level")
     if doc.get("format") != FORMAT:
         got = doc.get("format")
@@ -187,12 +313,7 @@ def from_document(doc: Any) -> Graph:
     doc = migrate(doc)
     _check_keys(doc, {"format", "version", "nodes", "edges", "settings"}, {"format", "version", "nodes", "edges"}, "$")
     graph = Graph()
-    settings = _expect(doc.get("settings", {}), dict, "$.settings", "an object")
-    for name, value in settings.items():
-        try:
-            graph.set_setting(name, value)
-        except (EditError, ParamError) as exc:
-            raise FileFormatError(_reason(exc), f"$.settings.{_key(name)}") from None
+    _load_settings(graph, _expect(doc.get("settings", {}), dict, "$.settings", "an object"))
     nodes = _expect(doc["nodes"], list, "$.nodes", "a list of nodes")
     if len(nodes) > MAX_NODES:
         raise FileFormatError(f"{len(nodes)} nodes; at most {MAX_NODES} are accepted", "$.nodes")
@@ -216,26 +337,33 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+def _load_settings(graph: Graph, settings: dict) -> None:
+    for name, value in settings.items():
+        where = f"$.settings.{_key(name)}"
+        if name not in catalogue.SETTINGS_INDEX:  # checked here so the message quotes it short
+            known = ", ".join(catalogue.SETTINGS_INDEX)
+            raise FileFormatError(f"unknown setting {_short(name)}; settings: {known}", where)
+        try:
+            graph.set_setting(name, value)
+        except (EditError, ParamError) as exc:
+            raise FileFormatError(_reason(exc), where) from None
+
+
 def _load_node(graph: Graph, raw: Any, path: str) -> None:
     _expect(raw, dict, path, "a node object")
     node_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     _check_keys(raw, {"id", "type", "params", "position", "title"}, {"id", "type"}, path, node_id)
     nid = _expect(raw["id"], str, f"{path}.id", "a text id")
+    if not ID_PATTERN.fullmatch(nid):
+        raise FileFormatError(f"node id {_short(nid)} must be 1-64 letters, digits, '_' or '-', "
+                              "starting with a letter or '_'", f"{path}.id")
     type_id = _expect(raw["type"], str, f"{path}.type", "a node type name", nid)
     try:
         t = catalogue.get(type_id)
     except GraphError:
         raise FileFormatError(f"unknown node type {_short(type_id)}", f"{path}.type", nid) from None
     params = _expect(raw.get("params", {}), dict, f"{path}.params", "an object of parameters", nid)
-    for name, value in params.items():
-        if name not in t.param_index:
-            known = ", ".join(t.param_index) or "none"
-            raise FileFormatError(f"{t.type_id} has no parameter {_short(name)} (parameters: {known})", f"{path}.params", nid)
-        p = t.param_index[name]
-        try:
-            p.check(value)
-        except ParamError as exc:
-            raise FileFormatError(f"{exc.reason}", f"{path}.params.{name}", nid) from None
+    _check_params(t, params, f"{path}.params", nid)
     position = raw.get("position", [0, 0])
     _expect(position, list, f"{path}.position", "[x, y]", nid)
     if len(position) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position):
@@ -249,22 +377,44 @@ def _load_node(graph: Graph, raw: Any, path: str) -> None:
         raise FileFormatError(_reason(exc), where, nid) from None
 
 
+def _check_params(t: catalogue.NodeType, params: dict, path: str, nid: str) -> None:
+    for name, value in params.items():
+        if name not in t.param_index:
+            known = ", ".join(t.param_index) or "none"
+            raise FileFormatError(f"{t.type_id} has no parameter {_short(name)} (parameters: {known})", path, nid)
+        try:
+            t.param_index[name].check(value)
+        except ParamError as exc:
+            raise FileFormatError(f"{exc.reason}", f"{path}.{name}", nid) from None
+
+
 def _load_edge(graph: Graph, raw: Any, path: str) -> None:
     _expect(raw, dict, path, 'an edge object {"from": {...}, "to": {...}}')
     _check_keys(raw, {"from", "to"}, {"from", "to"}, path)
-    refs = []
-    for end in ("from", "to"):
-        ref = _expect(raw[end], dict, f"{path}.{end}", 'an object {"node": id, "port": name}')
-        _check_keys(ref, {"node", "port"}, {"node", "port"}, f"{path}.{end}")
-        node = _expect(ref["node"], str, f"{path}.{end}.node", "a node id")
-        port = _expect(ref["port"], str, f"{path}.{end}.port", "a port name", node)
-        if node not in graph.nodes:
-            raise FileFormatError(f"edge refers to a missing node {_short(node)}", f"{path}.{end}.node")
-        refs.append(PortRef(node, port))
+    source = _load_end(graph, raw["from"], f"{path}.from", output=True)
+    target = _load_end(graph, raw["to"], f"{path}.to", output=False)
     try:
-        graph.connect(refs[0], refs[1])
+        graph.connect(source, target)
     except EditError as exc:
-        raise FileFormatError(str(exc), path, refs[1].node) from None
+        raise FileFormatError(str(exc), path, target.node) from None
+
+
+def _load_end(graph: Graph, ref: Any, path: str, output: bool) -> PortRef:
+    """One end of an edge: an existing node and a port of the right side (checked here, not by
+    ``connect``, so that the error names ``.port`` and quotes a hostile name short)."""
+    _expect(ref, dict, path, 'an object {"node": id, "port": name}')
+    _check_keys(ref, {"node", "port"}, {"node", "port"}, path)
+    node = _expect(ref["node"], str, f"{path}.node", "a node id")
+    if node not in graph.nodes:
+        raise FileFormatError(f"edge refers to a missing node {_short(node)}", f"{path}.node")
+    port = _expect(ref["port"], str, f"{path}.port", "a port name", node)
+    n = graph.nodes[node]
+    ports = n.node_type.outputs if output else n.node_type.inputs
+    if not any(p.name == port for p in ports):
+        side = "output" if output else "input"
+        names = ", ".join(p.name for p in ports) or "none"
+        raise FileFormatError(f"{n.label()} has no {side} port {_short(port)} ({side}s: {names})", f"{path}.port", node)
+    return PortRef(node, port)
 
 
 # ------------------------------------------------------------------------ save

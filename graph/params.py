@@ -61,7 +61,10 @@ class Param:
         if k == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}")
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an int beyond ±1.8e308
+                raise ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}") from None
             if not math.isfinite(value):
                 raise ParamError(self.name, f"must be a finite number; got {_show(value)}")
             self._in_range(value)
@@ -100,6 +103,10 @@ def _num(x: float) -> str:
 
 def _show(value: Any) -> str:
     """A short, single-line rendering of a user's value for messages."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        # repr() of an int over 4,300 digits raises ValueError; count the digits instead.
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"{'a negative' if value < 0 else 'an'} integer of about {digits} digits"
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."

@@ -1,13 +1,30 @@
 """Hostile files opened through ``open_path`` show an error naming the file and the reason and
-leave the open document exactly as it was (graph, path, unsaved state, undo history)."""
+leave the open document exactly as it was (graph, path, unsaved state, undo history).
+
+Issue 14 ("nothing blocks, nothing is lost"): a 5,000-digit integer once escaped ``open_path`` as
+a ValueError, so File ▸ Open showed nothing and a recovery file holding one stopped every start.
+Here it is opened every way a user can (``open_path``, File ▸ Open, a drop on the canvas and on
+the window), and a hypothesis property opens hundreds of generated hostile files
+(``tests/graph/hostile_gen.py``) in one window: one dialog per refused file naming the file and
+the JSON path, no exception anywhere (Qt virtuals included), the window usable afterwards."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 
+from designer.mainwindow import MainWindow
+from graph import FileFormatError, fileformat, loads
 from tests.conftest import SAMPLES
+from tests.graph.hostile_gen import Hostile, hostile_cases
 
 GOOD = (SAMPLES / "xor_mlp.json").read_text(encoding="utf-8")
 DOC = json.loads(GOOD)
@@ -89,3 +106,123 @@ def test_unreadable_paths(edited, prompts, tmp_path, what):
     assert edited.open_path(path) is False
     assert prompts.errors and str(path) in prompts.errors[0][1]
     assert edited.document.text() == before
+
+
+# ------------------------------------------------------------------ issue 14
+
+
+FIVE_THOUSAND_DIGITS = GOOD.replace('"epochs": 300', '"epochs": ' + "9" * 5_000).encode()
+
+
+def drop_file(widget, path) -> None:
+    """Drag a file from a file manager and drop it on ``widget``."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPoint(50, 50), *args)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), *args))
+
+
+def open_by(window, prompts, route: str, path) -> None:
+    if route == "open_path":
+        window.open_path(path)
+    elif route == "menu":  # File ▸ Open, the file dialog answered with ``path``
+        prompts.answers["open_path"] = str(path)
+        window.actionOpen.trigger()
+    elif route == "drop_canvas":
+        drop_file(window.canvas.viewport(), path)
+    else:
+        drop_file(window, path)
+
+
+ROUTES = ["open_path", "menu", "drop_canvas", "drop_window"]
+
+
+def assert_usable(window, qtbot) -> None:
+    """The window still works: a sample opens, Train becomes available, a node can be added."""
+    assert window.open_path(SAMPLES / "xor_mlp.json")
+    qtbot.waitUntil(lambda: window.document.analysis().valid and window.actionTrain.isEnabled())
+    before = set(window.document.graph.nodes)
+    new = window.add_node("ReLU", QPointF(100.0, 600.0))
+    assert new and set(window.document.graph.nodes) == before | {new} and new in window.scene.node_items
+    window.document.undo_stack.undo()
+    assert set(window.document.graph.nodes) == before
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_5000_digit_integer_is_one_dialog_by_every_way_of_opening(window, prompts, qtbot, tmp_path, route):
+    bad = tmp_path / "xor_5000_digits.json"
+    bad.write_bytes(FIVE_THOUSAND_DIGITS)
+    before = window.document.text()
+    with qtbot.capture_exceptions() as exceptions:
+        open_by(window, prompts, route, bad)
+    assert not exceptions, exceptions
+    assert prompts.errors == [("Cannot open file", f"{bad}\n\n$.settings.epochs: an integer of 5000 digits; "
+                                                   "at most 100 are accepted")]
+    assert window.document.text() == before and window.document.path == ""
+    assert_usable(window, qtbot)
+
+
+def test_a_recovery_file_holding_a_5000_digit_integer_does_not_stop_the_start(qtbot, prompts):
+    folder = os.environ["NETWRIGHT_RECOVERY_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "gone-1234.recovery.json"), "w", encoding="utf-8") as fh:
+        json.dump({"netwright-recovery": 1, "path": "", "saved_at": 0.0,
+                   "graph": FIVE_THOUSAND_DIGITS.decode()}, fh)
+    with qtbot.capture_exceptions() as exceptions:
+        window = MainWindow()  # offers recovery while it starts
+        qtbot.addWidget(window)
+    assert not exceptions, exceptions
+    assert not [a for a in prompts.asked if a.startswith("recover")]  # nothing to offer
+    window.show()
+    assert_usable(window, qtbot)
+
+
+def expected_outcome(case: Hostile) -> FileFormatError | str:
+    """What opening ``case`` must give: its FileFormatError, or the text the document will hold."""
+    try:
+        return fileformat.dumps(loads(case.data))
+    except FileFormatError as exc:
+        return exc
+
+
+def test_hundreds_of_hostile_files_in_one_window(window, prompts, qtbot, tmp_path):
+    """One window, every generated hostile file opened by a drawn route; each refused file is one
+    dialog naming the file and the reason (with its JSON path); nothing raises, not even inside a
+    Qt virtual (drops): ``capture_exceptions`` collects what Qt's event loop would only print."""
+    counter = itertools.count()
+    seen = {"refused": 0, "opened": 0}
+
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=hostile_cases(), route=st.sampled_from(ROUTES))
+    def open_one(case: Hostile, route: str) -> None:
+        path = tmp_path / f"hostile{next(counter)}.json"
+        path.write_bytes(case.data)
+        prompts.errors.clear()
+        doc = window.document
+        before = (doc.text(), doc.path)
+        expected = expected_outcome(case)
+        with qtbot.capture_exceptions() as exceptions:
+            open_by(window, prompts, route, path)
+            QApplication.processEvents()  # deferred work (analysis, fit) runs here, still captured
+            doc.analysis()
+        os.unlink(path)
+        assert not exceptions, f"{case} via {route}: {exceptions[0][1]!r}"
+        if isinstance(expected, FileFormatError):
+            seen["refused"] += 1
+            assert len(prompts.errors) == 1, f"{case} via {route}: {prompts.errors}"
+            title, text = prompts.errors[0]
+            assert title == "Cannot open file" and text == f"{path}\n\n{expected}", (case, text[:300])
+            assert (doc.text(), doc.path) == before, case
+        else:
+            seen["opened"] += 1
+            assert prompts.errors == [], f"{case} via {route}: {prompts.errors}"
+            assert doc.path == str(path) and doc.text() == expected, case
+        assert set(window.scene.node_items) == set(doc.graph.nodes), case
+
+    open_one()
+    assert seen["refused"] >= 150 and seen["opened"] >= 10, seen
+    assert_usable(window, qtbot)

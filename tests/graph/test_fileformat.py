@@ -123,7 +123,7 @@ ERROR_CASES = [
     (lambda d: d["nodes"][1].update(type="Sequential"), "$.nodes[1].type", "n2"),
     (lambda d: d["nodes"][1].update(id="n1"), "$.nodes[1].id", "n1"),
     (lambda d: d["edges"][0]["to"].update(node="n9"), "$.edges[0].to.node", None),
-    (lambda d: d["edges"][0]["to"].update(port="nope"), "$.edges[0]", "n2"),
+    (lambda d: d["edges"][0]["to"].update(port="nope"), "$.edges[0].to.port", "n2"),
     (lambda d: d["edges"].append({"from": {"node": "n2", "port": "output"}, "to": {"node": "n1", "port": "input"}}),
      "$.edges[1]", "n1"),
     (lambda d: d["nodes"][0].update(position=[1]), "$.nodes[0].position", "n1"),
@@ -168,6 +168,16 @@ def test_huge_file_is_refused_before_parsing(tmp_path):
         load_path(big)
     with pytest.raises(FileFormatError, match="cannot read"):
         load_path(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("what,reason", [("folder", "it is a folder"), ("device", "not a regular file"),
+                                         ("nul", "NUL character")])
+def test_load_path_reads_only_regular_files(tmp_path, what, reason):
+    """A pipe or device could block the reader forever (tests/designer/test_hostile_devices.py
+    tries FIFOs and /dev/stdin in a child process under a timeout); /dev/null cannot block."""
+    path = {"folder": str(tmp_path), "device": os.devnull, "nul": str(tmp_path / "a\x00b.json")}[what]
+    with pytest.raises(FileFormatError, match=reason):
+        load_path(path)
 
 
 # ------------------------------------------------------------------ atomic_write: debris, modes, links

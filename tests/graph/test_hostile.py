@@ -1,5 +1,9 @@
 """Hundreds of mutated and hostile files: each gets exit code 2 and a one-line message from
-``netwright validate``, never a traceback; in-process, loading raises only FileFormatError."""
+``netwright validate``, never a traceback; in-process, loading raises only FileFormatError.
+
+Issue 14 adds values past Python's own limits (a 5,000-digit integer made ``loads`` raise
+ValueError), and a hypothesis property over the generated files of ``tests/graph/hostile_gen.py``:
+each is refused with a FileFormatError naming the changed place, or loads and saves again."""
 
 from __future__ import annotations
 
@@ -9,10 +13,14 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
 
-from graph import FileFormatError, analyze, loads
+from graph import FileFormatError, analyze, fileformat, load_path, loads
 from graph.catalogue import REGISTRY
+from graph.errors import ParamError
+from graph.params import Float, Int
 from tests.conftest import ROOT, SAMPLES
+from tests.graph.hostile_gen import hostile_cases, path_fits
 
 OTHER_TYPES = [None, "x", [], {}, True, 3.5]
 
@@ -179,3 +187,121 @@ def test_valid_samples_pass_validate(name):
     proc = subprocess.run([sys.executable, "-m", "runtime.cli", "validate", str(SAMPLES / f"{name}.json")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("OK "), proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ issue 14: values past Python's limits
+
+
+def xor_with(literal: str, where: str = '"epochs": 300') -> bytes:
+    raw = (SAMPLES / "xor_mlp.json").read_text(encoding="utf-8")
+    assert where in raw
+    return raw.replace(where, where.split(":")[0] + ": " + literal, 1).encode()
+
+
+FIVE_THOUSAND_DIGITS = "9" * 5_000  # past Python's 4,300-digit int-string conversion limit
+
+
+@pytest.mark.parametrize("literal", [FIVE_THOUSAND_DIGITS, "-" + FIVE_THOUSAND_DIGITS, "1" + "0" * 100])
+def test_an_integer_too_long_to_convert_is_refused_with_its_path(literal):
+    with pytest.raises(FileFormatError) as info:
+        loads(xor_with(literal))
+    assert info.value.path == "$.settings.epochs"
+    assert f"an integer of {len(literal.lstrip('-'))} digits" in str(info.value)
+
+
+def test_long_integers_are_refused_wherever_they_stand(tmp_path):
+    doc = json.loads((SAMPLES / "xor_mlp.json").read_bytes())
+    doc["nodes"][1]["position"][0] = "HOLE"
+    text = json.dumps(doc).replace('"HOLE"', FIVE_THOUSAND_DIGITS)
+    with pytest.raises(FileFormatError) as info:
+        loads(text)
+    assert info.value.path == "$.nodes[1].position[0]"
+    path = tmp_path / "big.json"
+    path.write_bytes(xor_with(FIVE_THOUSAND_DIGITS, '"version": 1'))
+    with pytest.raises(FileFormatError, match=r"^\$\.version: an integer of 5000 digits"):
+        load_path(path)
+
+
+@pytest.mark.parametrize("literal", ["1e999", "-1e999", "1" * 400, "1" * 4_000 + ".5"])
+def test_numbers_beyond_a_float_are_refused_with_their_path(literal):
+    data = xor_with(literal, '"noise": 0.0')
+    with pytest.raises(FileFormatError) as info:
+        loads(data)
+    assert info.value.path == "$.nodes[0].params.noise", str(info.value)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_literals_are_refused(literal):
+    with pytest.raises(FileFormatError, match=f"{literal} is not a number JSON allows"):
+        loads(xor_with(literal, '"noise": 0.0'))
+
+
+@pytest.mark.parametrize("where,text,path", [
+    ('"description":', "x" * (fileformat.MAX_STRING + 1), "$.settings.description"),
+    ('"title":', "\ud800", "$.settings.title"),  # valid JSON escape, not Unicode: could never be saved
+])
+def test_long_text_and_lone_surrogates_are_refused_with_their_path(where, text, path):
+    doc = json.loads((SAMPLES / "xor_mlp.json").read_bytes())
+    doc["settings"][where.strip('":')] = text
+    with pytest.raises(FileFormatError) as info:
+        loads(json.dumps(doc))  # ensure_ascii: the surrogate travels as the escape \ud800
+    assert info.value.path == path
+
+
+def test_a_long_key_is_refused_and_the_message_stays_short():
+    doc = json.loads((SAMPLES / "xor_mlp.json").read_bytes())
+    doc["nodes"][1]["params"]["k" * 2_000_000] = 1
+    with pytest.raises(FileFormatError) as info:
+        loads(json.dumps(doc))
+    assert info.value.path == "$.nodes[1].params" and len(str(info.value)) < 200
+
+
+def test_documents_built_in_python_get_the_same_checks():
+    for value, reason in [(10**5_000, "digits"), (float("inf"), "finite"), (float("nan"), "finite")]:
+        doc = json.loads((SAMPLES / "xor_mlp.json").read_bytes())
+        doc["settings"]["epochs"] = value
+        with pytest.raises(FileFormatError, match=reason) as info:
+            fileformat.from_document(doc)
+        assert info.value.path == "$.settings.epochs"
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(FileFormatError, match="nesting is deeper"):
+        fileformat.from_document({"format": "netwright-graph", "x": nested})
+
+
+def test_params_refuse_huge_integers_without_overflow():
+    """Param.check serves the inspector too: float() of a 400-digit int overflows, repr() of a
+    5,000-digit one raises; both must be a ParamError with a short message."""
+    for p in (Float("x", 0.0, "doc", 0.0, 1.0), Int("n", 0, "doc", 0, 1)):
+        for value in (10**400, -(10**5_000)):
+            with pytest.raises(ParamError) as info:
+                p.check(value)
+            assert "integer of about" in str(info.value) and len(str(info.value)) < 100
+
+
+def test_validate_refuses_a_5000_digit_integer_with_exit_2(tmp_path):
+    path = tmp_path / "xor_big.json"
+    path.write_bytes(xor_with(FIVE_THOUSAND_DIGITS))
+    proc = subprocess.run([sys.executable, "-m", "runtime.cli", "validate", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stdout == f"{path}: $.settings.epochs: an integer of 5000 digits; at most 100 are accepted\n"
+    assert proc.stderr == ""
+
+
+# ------------------------------------------------------------------ property: generated hostile files
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile_cases())
+def test_generated_hostile_files_raise_only_file_format_errors_naming_the_place(case):
+    try:
+        g = loads(case.data)
+    except FileFormatError as exc:
+        text = str(exc)
+        assert text.startswith(exc.path) and "\n" not in text and len(text) < 600, text[:300]
+        assert path_fits(case, exc.path), f"{case}: refused at {exc.path}: {text}"
+        return
+    assert case.refused is not True, f"{case} was accepted"
+    assert fileformat.dumps(g).encode("utf-8")  # what loads can be saved again
