@@ -196,6 +196,9 @@ class TrainingController(QObject):
     message = Signal(str, bool)  # text, is_error
     runs_changed = Signal()
     train_refused = Signal()  # F5 found errors in the graph: the Problems panel should show them
+    # A run failed: {"error", "message" (naming the node), "node_id", "epoch", "step", "bug"},
+    # after the node was marked, the status bar told and the error box shown.
+    run_failed = Signal(object)
 
     def __init__(self, window: Any, store: RunStore | None = None):
         super().__init__(window)
@@ -207,6 +210,9 @@ class TrainingController(QObject):
         self.state = STATE_IDLE
         self.run: Run | None = None  # the active run, or the last one
         self.last_error: dict[str, Any] | None = None
+        # The last run's data could not be loaded (message), until the next run starts: the
+        # status bar must not say "Ready to train" then (see _on_data_failed).
+        self.data_failure: str | None = None
         self.last_message = ""
         self.error_box: QMessageBox | None = None
         self._worker: RunWorker | None = None
@@ -317,6 +323,7 @@ class TrainingController(QObject):
         self.run = run
         self._run_graph = graph
         self.last_error = None
+        self.data_failure = None
         request = RunRequest(graph_text=fileformat.dumps(graph), base_dir=self.document.base_dir,
                              epochs=run.settings["epochs"], seed=run.settings["seed"],
                              batch_size=run.settings.get("batch_size"), device=run.settings["device"],
@@ -499,26 +506,49 @@ class TrainingController(QObject):
             return
         self._catch_up(final=True)
         run = self.run
-        node_id = info.get("node_id")
-        text = info["message"]
-        graph = self._run_graph
-        if node_id is None and info.get("error") == "DivergedError" and graph is not None:
-            # The loss is where a divergence shows first: name that node.
-            node_id = next((n.id for n in graph.nodes.values() if n.node_type.category == "loss"), None)
-        if node_id and graph is not None and node_id in graph.nodes:
-            label = graph.nodes[node_id].label()
-            if label not in text:
-                text = f"Node {label}: {text}"
+        node_id = self._failed_node(info)
+        text = self._failure_text(info["message"], node_id)
         run.message, run.error_node = text, node_id
-        self.last_error = dict(info, message=text)
-        if info.get("error") == "DivergedError" or "nan" in text.lower() or "inf" in text.lower():
+        self.last_error = dict(info, message=text, node_id=node_id)
+        # (a data error only names files: "info.csv" is not a divergence)
+        numeric = info.get("error") != "DataError" and ("nan" in text.lower() or "inf" in text.lower())
+        if info.get("error") == "DivergedError" or numeric:
             epoch = info.get("epoch") or (run.last_epoch + 1)
             self.plots.mark(float(epoch) - 0.5 if epoch else 0.0, "diverged")
         self._mark_node_failed(node_id)
         run.status = "failed"
+        if info.get("error") == "DataError":
+            self._on_data_failed(text)
         title = ERROR_TITLES.get(info.get("error", ""), "Training failed")
         self._say(f"{run.name} failed: {text}", True)
         self.show_run_error(title, text)
+        self.run_failed.emit(self.last_error)
+
+    def _failed_node(self, info: dict) -> str | None:
+        """The node to mark: the one the error names, else the loss of a diverged run (where a
+        divergence shows first)."""
+        node_id = info.get("node_id")
+        graph = self._run_graph
+        if node_id is None and info.get("error") == "DivergedError" and graph is not None:
+            node_id = next((n.id for n in graph.nodes.values() if n.node_type.category == "loss"), None)
+        return node_id
+
+    def _failure_text(self, text: str, node_id: str | None) -> str:
+        graph = self._run_graph
+        if node_id and graph is not None and node_id in graph.nodes:
+            label = graph.nodes[node_id].label()
+            if label not in text:
+                text = f"Node {label}: {text}"
+        return text
+
+    def _on_data_failed(self, text: str) -> None:
+        """The data could not be loaded: the file may have gone or changed since the graph was
+        last analysed (deleted, replaced by a FIFO, a bad row written into it), so analyse
+        again; the Problems panel and the status bar's validity then say what is wrong now.
+        ``data_failure`` keeps the message for what analysis cannot see (a bad CSV row): the
+        graph is not ready to train until a run starts again."""
+        self.data_failure = text
+        self.document.refresh_analysis()
 
     def _on_worker_run_finished(self, summary: dict) -> None:
         if self.sender() is not self._worker:

@@ -5,6 +5,10 @@ A :class:`Finding` names the node, a severity (``error`` blocks training, ``warn
 mistake, ``info`` explains what the graph will show) and, where one exists, a :class:`Fix`: a
 short list of plain-data edit operations that :func:`apply_fix` performs through the document's
 mutation methods (the designer wraps them into one undoable step).
+
+A Dataset node whose data cannot be described (a missing or unreadable file, a path that is a
+device or a FIFO, a malformed CSV) gets a :data:`DATA_FINDING` error, apart from shape errors,
+so that the runtime can report it as a data problem of that node (``runtime.build.check_graph``).
 """
 
 from __future__ import annotations
@@ -12,16 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalogue
+from . import catalogue, datasets
 from .catalogue import RuleContext
 from .document import Edge, Graph, PortRef
-from .errors import EditError, GraphError, ShapeError
+from .errors import DatasetError, EditError, GraphError, ShapeError
 from .tensors import TensorInfo, format_shape
 
 PARAMETRIC = {"Linear", "Conv1d", "Conv2d", "Maxout", "Embedding", "LSTM", "GRU"}
 # Nodes that keep a map linear: two Linear layers joined only through these collapse into one.
 LINEAR_PASSTHROUGH = {"Dropout", "Identity", "BatchNorm1d", "Flatten", "Reshape"}
 NONLINEAR_SETS = {"xor", "moons", "circles", "spirals"}
+DATA_FINDING = "data"  # the code of a Dataset node's finding when its data cannot be read
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ def analyze(graph: Graph, base_dir: str | None = None) -> Analysis:
                 ins[port.name] = infos[0]
         if not ready:
             continue
+        problem = _data_problem(node.params, ctx) if node.type == "Dataset" else None
+        if problem is not None:
+            add(Finding("error", DATA_FINDING, problem, nid))
+            continue
         try:
             result.outputs[nid] = t.infer(node.params, ins, ctx)
             result.inputs[nid] = ins
@@ -121,6 +130,16 @@ def analyze(graph: Graph, base_dir: str | None = None) -> Analysis:
     node_pos = {nid: i for i, nid in enumerate(graph.nodes)}
     result.findings.sort(key=lambda f: (order[f.severity], node_pos.get(f.node_id, -1)))
     return result
+
+
+def _data_problem(params: dict, ctx: RuleContext) -> str | None:
+    """Why the data a Dataset node names cannot be described, or None. The description is
+    cached per file state, so the node's shape rule that follows does not read the file again."""
+    try:
+        datasets.describe(params, ctx.base_dir)
+    except DatasetError as exc:
+        return str(exc)
+    return None
 
 
 # ------------------------------------------------------------------ structure

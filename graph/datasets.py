@@ -6,6 +6,15 @@ described from its header and target column, a ``.npz`` from the ``.npy`` header
 (parsed as literals, never unpickled). The runtime loads the real arrays and must agree with
 this module; the conformance tests check that it does.
 
+Reading is bounded, because analysis runs in the window's thread while a graph opens: a data
+path must be a regular file (a folder where a folder is expected), checked with ``os.stat``
+before anything is opened, so a device (``/dev/zero``), a FIFO (``/dev/stdin``, which blocks
+on open) or a socket is refused by name and never read; no CSV line is read past
+``MAX_LINE_CHARS`` (a multi-gigabyte one-line file is an error after 1 MiB, not a freeze); a
+file larger than ``MAX_FILE_BYTES`` (the runtime's limit) is refused from its size; ``.npz``
+shapes come from the zip directory and the ``.npy`` headers, and only an integer target's
+values are read, at most the bytes its header declares.
+
 Class labels: a classification target with values ``v`` is mapped to class indices by the
 position of ``v`` in ``sorted(set(values))`` (numbers sorted numerically, text lexically), so
 labels ``{1, 2, 3}`` or ``{"cat", "dog"}`` both become ``0..K-1``.
@@ -13,12 +22,17 @@ labels ``{1, 2, 3}`` or ``{"cat", "dog"}`` both become ``0..K-1``.
 
 from __future__ import annotations
 
+import array
 import ast
 import csv
+import io
 import os
+import stat
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from .errors import DatasetError
 from .tensors import TensorInfo
@@ -59,6 +73,8 @@ TOKEN_VOCAB = 16
 FILE_SETS = ("csv", "npz")
 DATASET_CHOICES = tuple(BUILTIN) + FILE_SETS
 MAX_DESCRIBE_ROWS = 1_000_000
+MAX_LINE_CHARS = 1024 * 1024  # the longest CSV line read for a description (header included)
+MAX_FILE_BYTES = 2 * 1024**3  # as runtime.datagen.MAX_FILE_BYTES: larger files never load
 
 
 def describe(params: dict, base_dir: str | None = None) -> tuple[TensorInfo, TensorInfo]:
@@ -97,43 +113,135 @@ def resolve_path(path: str, base_dir: str | None) -> str:
     return path
 
 
+# ------------------------------------------------------------------ what a path may name
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """``st_mode`` in words: "a regular file", "a folder", "a character device", ..."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return next((words for test, words in _NOT_REGULAR if test(mode)), "not a file")
+
+
+def check_path(path: str, what: str, folder: bool = False) -> os.stat_result:
+    """``os.stat(path)``, refusing anything but a regular file (a folder when ``folder``).
+
+    Nothing is opened: opening a FIFO blocks until a writer comes, and reading a device such as
+    ``/dev/zero`` never ends. ``what`` names the file in messages ("CSV file").
+    """
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise DatasetError(f"cannot open {what} '{path}': {reason}") from None
+    regular = stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode)
+    if not regular:
+        wanted = "a folder" if folder else "a regular file"
+        raise DatasetError(f"{what} path '{path}' is {file_kind(st.st_mode)}, not {wanted}")
+    return st
+
+
+def open_regular(path: str, what: str) -> BinaryIO:
+    """Open a regular file for reading in binary, after :func:`check_path`.
+
+    The descriptor is opened without blocking and checked again, so a path swapped for a FIFO
+    or a device between the two checks is still refused rather than read.
+    """
+    check_path(path, what)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise DatasetError(f"cannot open {what} '{path}': {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise DatasetError(f"{what} path '{path}' is {file_kind(mode)}, not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _file_key(path: str, st: os.stat_result, *params: object) -> tuple:
+    """A cache key that changes when the file does (replaced, rewritten or touched)."""
+    return (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, *params)
+
+
+def _check_size(path: str, st: os.stat_result, what: str) -> None:
+    if st.st_size > MAX_FILE_BYTES:
+        raise DatasetError(f"{what} '{path}' is larger than {MAX_FILE_BYTES // 1024**2} MiB")
+
+
+# ------------------------------------------------------------------ CSV
+
 _csv_cache: dict[tuple, tuple[TensorInfo, TensorInfo]] = {}
 
 
 def _describe_csv(path: str, params: dict) -> tuple[TensorInfo, TensorInfo]:
+    st = check_path(path, "CSV file")
+    _check_size(path, st, "CSV file")
+    key = _file_key(path, st, params.get("target_column", ""), params.get("task", "auto"))
+    if key not in _csv_cache:
+        # utf-8-sig skips a byte order mark; newline="" lets csv see quoted line breaks as they are.
+        with io.TextIOWrapper(open_regular(path, "CSV file"), encoding="utf-8-sig", newline="") as text:
+            header, col, values = _read_csv_target(text, path, params.get("target_column", ""))
+        _csv_cache[key] = _csv_infos(path, header, col, values, params.get("task", "auto"))
+    return _csv_cache[key]
+
+
+def _bounded_lines(text: io.TextIOBase, path: str) -> Iterator[str]:
+    """The file's lines, none read past ``MAX_LINE_CHARS``: a one-line file of gigabytes costs
+    1 MiB and a clear error, not all of memory."""
+    number = 0
+    while True:
+        line = text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise DatasetError(f"CSV file '{path}' line {number} is longer than "
+                               f"{MAX_LINE_CHARS // 1024**2} MiB: is it really a CSV file?")
+        yield line
+
+
+def _read_csv_target(text: io.TextIOBase, path: str, target_column: str) -> tuple[list[str], int, list[str]]:
+    """``(header, target column index, target cells)`` of up to MAX_DESCRIBE_ROWS data rows."""
+    reader = csv.reader(_bounded_lines(text, path))
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise DatasetError(f"cannot open CSV file '{path}': {exc.strerror}") from None
-    key = (path, st.st_mtime_ns, st.st_size, params.get("target_column", ""), params.get("task", "auto"))
-    if key in _csv_cache:
-        return _csv_cache[key]
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # skips a byte order mark
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if not header:
-                raise DatasetError(f"CSV file '{path}' is empty: expected a header row")
-            col = column_index(header, params.get("target_column", ""))
-            values = []
-            for i, row in enumerate(reader):
-                if i >= MAX_DESCRIBE_ROWS:
-                    break
-                if len(row) > col and row[col].strip() != "":
-                    values.append(row[col].strip())
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"CSV file '{path}' is not UTF-8 text (byte {exc.start})") from None
+        header = next(reader, None)
+        if not header:
+            raise DatasetError(f"CSV file '{path}' is empty: expected a header row")
+        col = column_index(header, target_column)
+        values = []
+        for i, row in enumerate(reader):
+            if i >= MAX_DESCRIBE_ROWS:
+                break
+            if len(row) > col and row[col].strip() != "":
+                values.append(row[col].strip())
+    except UnicodeDecodeError:
+        raise DatasetError(f"CSV file '{path}' is not UTF-8 text (line {reader.line_num + 1})") from None
     except csv.Error as exc:
         raise DatasetError(f"CSV file '{path}' cannot be parsed: {exc}") from None
     except OSError as exc:
-        raise DatasetError(f"cannot read CSV file '{path}': {exc.strerror}") from None
+        raise DatasetError(f"cannot read CSV file '{path}': {exc.strerror or exc}") from None
+    return header, col, values
+
+
+def _csv_infos(path: str, header: list[str], col: int, values: list[str],
+               task: str) -> tuple[TensorInfo, TensorInfo]:
     if not values:
         raise DatasetError(f"CSV file '{path}' has no data rows")
     n_features = len(header) - 1
     if n_features < 1:
         raise DatasetError(f"CSV file '{path}' needs at least one feature column besides the target")
     numeric = all(_is_number(v) for v in values)
-    task = target_task(params.get("task", "auto"), numeric, values)
+    task = target_task(task, numeric, values)
     if task == "classification":
         # Numbers are labels by value: "1" and "1.0" are one class, as in runtime.datagen.
         labels = set(float(v) for v in values) if numeric else set(values)
@@ -143,9 +251,7 @@ def _describe_csv(path: str, params: dict) -> tuple[TensorInfo, TensorInfo]:
             bad = next(v for v in values if not _is_number(v))
             raise DatasetError(f"regression target column '{header[col]}' holds text: {bad[:40]!r}")
         target = TensorInfo((1,), "float32", "regression")
-    result = (TensorInfo((n_features,)), target)
-    _csv_cache[key] = result
-    return result
+    return TensorInfo((n_features,)), target
 
 
 def column_index(header: list[str], target_column: str) -> int:
@@ -230,55 +336,68 @@ def read_npy_header(data: bytes) -> tuple[str, bool, tuple[int, ...], int]:
 _INT_CODES = {"i1": "b", "i2": "h", "i4": "i", "i8": "q", "u1": "B", "u2": "H", "u4": "I", "u8": "Q"}
 
 
-def _describe_npz(path: str, params: dict) -> tuple[TensorInfo, TensorInfo]:
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise DatasetError(f"cannot open .npz file '{path}': no such file") from None
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DatasetError(f"'{path}' is not a readable .npz archive: {exc}") from None
-    with zf:
-        names = zf.namelist()
-        fx, fy = npz_keys(names)
-        members = {n[:-4] if n.endswith(".npy") else n: n for n in names}
-        with zf.open(members[fx]) as fh:
-            xdescr, _, xshape, _ = read_npy_header(fh.read(65536 + 16))
-        with zf.open(members[fy]) as fh:
-            head = fh.read(65536 + 16)
-            ydescr, yfortran, yshape, off = read_npy_header(head)
-            if len(xshape) < 2:
-                raise DatasetError(f"features array '{fx}' must have a sample axis and features; shape {xshape}")
-            if not yshape or yshape[0] != xshape[0]:
-                raise DatasetError(f"target '{fy}' has shape {yshape} but features have {xshape[0]} samples")
-            is_int = ydescr[1:] in _INT_CODES
-            task = params.get("task", "auto")
-            if task == "auto":
-                task = "classification" if is_int or ydescr[1:] == "b1" else "regression"
-            if task == "classification":
-                n = 1
-                for d in yshape:
-                    n *= d
-                if len(yshape) != 1:
-                    raise DatasetError(f"classification target '{fy}' must be 1-D; shape {yshape}")
-                if not is_int:
-                    raise DatasetError(f"classification target '{fy}' must hold integers; dtype {ydescr}")
-                if n > MAX_DESCRIBE_ROWS:
-                    raise DatasetError(f"target '{fy}' has {n} rows; at most {MAX_DESCRIBE_ROWS}")
-                import array
+_npz_cache: dict[tuple, tuple[TensorInfo, TensorInfo]] = {}
 
-                code = _INT_CODES[ydescr[1:]]
-                arr = array.array(code)
-                raw = head[off:] + fh.read()
-                if len(raw) < n * arr.itemsize:
-                    raise DatasetError(f"target '{fy}' is truncated")
-                arr.frombytes(raw[: n * arr.itemsize])
-                if ydescr[0] == ">" and arr.itemsize > 1:
-                    arr.byteswap()
-                target = TensorInfo((), "int64", "classification", max(len(set(arr)), 1))
-            else:
-                dim = 1
-                for d in yshape[1:]:
-                    dim *= d
-                target = TensorInfo((dim,), "float32", "regression")
+
+def _describe_npz(path: str, params: dict) -> tuple[TensorInfo, TensorInfo]:
+    st = check_path(path, ".npz file")
+    key = _file_key(path, st, params.get("task", "auto"))
+    if key not in _npz_cache:
+        with open_regular(path, ".npz file") as fh:
+            try:
+                zf = zipfile.ZipFile(fh)
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                raise DatasetError(f"'{path}' is not a readable .npz archive: {exc}") from None
+            with zf:
+                _npz_cache[key] = _describe_npz_members(zf, params.get("task", "auto"))
+    return _npz_cache[key]
+
+
+def _describe_npz_members(zf: zipfile.ZipFile, task: str) -> tuple[TensorInfo, TensorInfo]:
+    """From the zip directory and the .npy headers; of the arrays themselves only an integer
+    classification target is read (its classes), never more bytes than its header declares."""
+    names = zf.namelist()
+    fx, fy = npz_keys(names)
+    members = {n[:-4] if n.endswith(".npy") else n: n for n in names}
+    with zf.open(members[fx]) as fh:
+        xdescr, _, xshape, _ = read_npy_header(fh.read(65536 + 16))
+    if len(xshape) < 2:
+        raise DatasetError(f"features array '{fx}' must have a sample axis and features; shape {xshape}")
+    with zf.open(members[fy]) as fh:
+        head = fh.read(65536 + 16)
+        ydescr, _, yshape, off = read_npy_header(head)
+        if not yshape or yshape[0] != xshape[0]:
+            raise DatasetError(f"target '{fy}' has shape {yshape} but features have {xshape[0]} samples")
+        is_int = ydescr[1:] in _INT_CODES
+        if task == "auto":
+            task = "classification" if is_int or ydescr[1:] == "b1" else "regression"
+        if task == "classification":
+            target = _npz_classes(fy, ydescr, yshape, head[off:], fh)
+        else:
+            dim = 1
+            for d in yshape[1:]:
+                dim *= d
+            target = TensorInfo((dim,), "float32", "regression")
     dtype = "int64" if xdescr[1:] in _INT_CODES else "float32"
     return TensorInfo(tuple(xshape[1:]), dtype), target
+
+
+def _npz_classes(key: str, descr: str, shape: tuple[int, ...], start: bytes, fh: BinaryIO) -> TensorInfo:
+    """The classification target of an integer array: as many classes as distinct values."""
+    if len(shape) != 1:
+        raise DatasetError(f"classification target '{key}' must be 1-D; shape {shape}")
+    if descr[1:] not in _INT_CODES:
+        raise DatasetError(f"classification target '{key}' must hold integers; dtype {descr}")
+    n = shape[0]
+    if n > MAX_DESCRIBE_ROWS:
+        raise DatasetError(f"target '{key}' has {n} rows; at most {MAX_DESCRIBE_ROWS}")
+    arr = array.array(_INT_CODES[descr[1:]])
+    want = n * arr.itemsize
+    raw = start[:want]
+    raw += fh.read(want - len(raw))  # what the header declares, however long the member is
+    if len(raw) < want:
+        raise DatasetError(f"target '{key}' is truncated")
+    arr.frombytes(raw)
+    if descr[0] == ">" and arr.itemsize > 1:
+        arr.byteswap()
+    return TensorInfo((), "int64", "classification", max(len(set(arr)), 1))

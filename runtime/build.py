@@ -1,7 +1,8 @@
 """Build a trainable model from a graph: one ``nn.Module`` that runs the graph's DAG.
 
 ``build_model(graph)`` analyses the graph (``graph.analyze``), refuses it with a
-:class:`BuildError` listing the findings when it has errors, then creates one module per model
+:class:`BuildError` listing the findings when it has errors (a :class:`DataError` naming the
+Dataset node when its data cannot be read), then creates one module per model
 node and returns a :class:`GraphModule`. ``training_plan(graph)`` describes the rest of the run
 (data, loss, optimizer, schedule, regularisation) as plain data plus factories.
 
@@ -36,12 +37,12 @@ import torch
 from torch import nn
 
 from graph import catalogue
-from graph.analysis import Analysis, analyze
+from graph.analysis import DATA_FINDING, Analysis, analyze
 from graph.document import Graph
 from graph.tensors import TensorInfo
 
 from . import modules
-from .errors import BuildError, NodeError
+from .errors import BuildError, DataError, NodeError
 from .names import attribute_names
 
 
@@ -178,8 +179,19 @@ class GraphModule(nn.Module):
 
 
 def check_graph(graph: Graph, base_dir: str | None = None, analysis: Analysis | None = None) -> Analysis:
-    """Analyse ``graph``; BuildError listing every error finding when it cannot be trained."""
+    """Analyse ``graph``; BuildError listing every error finding when it cannot be trained.
+
+    When the Dataset node's data cannot be read (the file went away since the graph was
+    checked, it is a device or a FIFO, ...), a DataError naming the node comes first: that is
+    the problem to fix, and the designer marks the node it names."""
     a = analysis if analysis is not None else analyze(graph, base_dir)
+    data_problem = next((f for f in a.errors if f.code == DATA_FINDING and f.node_id in graph.nodes), None)
+    if data_problem is not None:
+        node_id = data_problem.node_id
+        assert node_id is not None  # the condition above
+        others = len(a.errors) - 1
+        more = f" (and {others} more error{'s' * (others != 1)} in the graph)" if others else ""
+        raise DataError(f"Node {graph.nodes[node_id].label()}: {data_problem.message}{more}", node_id)
     if a.errors:
         lines = [" ".join(f.text(graph).split()) for f in a.errors]
         err = BuildError("the graph cannot be trained:\n  " + "\n  ".join(lines))

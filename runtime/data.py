@@ -14,7 +14,8 @@ Invariants:
   and the file formats).
 * Preprocessing statistics are fitted on the training split only, then applied to the others.
 * Every failure is a ``DataError`` naming the file and the row and column (CSV) or the array
-  (NPZ); files are never unpickled.
+  (NPZ), and the Dataset node when the caller passes it; files are never unpickled, and only
+  regular files are opened (a device or a FIFO is refused by name, see ``datagen.open_data_file``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from graph import datasets as gd
 from graph.catalogue import get as get_node_type
+from graph.document import Node
 from graph.errors import DatasetError
 from graph.tensors import TensorInfo
 
@@ -52,39 +54,25 @@ class DataBundle:
 SKLEARN_SETS = tuple(datagen.SKLEARN_LOADERS)
 
 
-def load_dataset(params: dict, base_dir: str | None = None) -> DataBundle:
+def load_dataset(params: dict, base_dir: str | None = None, node: Node | None = None) -> DataBundle:
     """Load, split and preprocess the data a Dataset node with ``params`` describes.
 
     Relative file paths are resolved against ``base_dir`` (the graph file's folder).
-    Raises DataError for anything wrong with the parameters or the data.
+    Raises DataError for anything wrong with the parameters or the data; given the ``node``,
+    the error names it (``Node 'data' (Dataset): ...``) and carries its id.
     """
+    try:
+        return _load(params, base_dir)
+    except DataError as exc:
+        if node is None:
+            raise
+        raise DataError(f"Node {node.label()}: {exc}", node.id) from None
+
+
+def _load(params: dict, base_dir: str | None) -> DataBundle:
     p = {**get_node_type("Dataset").defaults(), **params}
     name = p["dataset"]
-    class_names: list[str] | None
-    if name in datagen.GENERATORS:
-        rng = np.random.default_rng(p["split_seed"])
-        args = [p[a] for a in datagen.GENERATOR_ARGS[name]]
-        x, y = datagen.GENERATORS[name](*args, rng)
-        class_names = _synthetic_class_names(name, p)
-    elif name in SKLEARN_SETS:
-        x, y, names = _sklearn_arrays(name)
-        class_names = list(names) if names is not None else None
-        if name == "digits" and p["layout"] == "image":
-            x = x.reshape(-1, 1, 8, 8)
-    elif name in ("csv", "npz"):
-        try:
-            path = gd.resolve_path(p["path"], base_dir)
-        except DatasetError as exc:
-            raise DataError(str(exc)) from None
-        reader = datagen.read_csv if name == "csv" else datagen.read_npz
-        args = (p["target_column"], p["task"]) if name == "csv" else (p["task"],)
-        try:
-            x, y, class_names = reader(path, *args)
-        except ValueError as exc:
-            raise DataError(str(exc)) from None
-    else:
-        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(gd.DATASET_CHOICES)}")
-
+    x, y, class_names = _raw_arrays(name, p, base_dir)
     prep = p["preprocessing"]
     if prep != "none" and x.dtype == np.int64:
         raise DataError(f"preprocessing '{prep}' needs real-valued features; this data set has token ids")
@@ -110,6 +98,34 @@ def load_dataset(params: dict, base_dir: str | None = None) -> DataBundle:
         target = TensorInfo(tuple(y.shape[1:]), "float32", "regression")
     return DataBundle(x_train, y[train], x_val, y[val], x_test, y[test], features, target,
                       class_names, stats)
+
+
+def _raw_arrays(name: str, p: dict, base_dir: str | None) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """``x, y, class_names`` before the split (step 1 of ``runtime.datagen``'s docstring)."""
+    if name in datagen.GENERATORS:
+        rng = np.random.default_rng(p["split_seed"])
+        args = [p[a] for a in datagen.GENERATOR_ARGS[name]]
+        x, y = datagen.GENERATORS[name](*args, rng)
+        return x, y, _synthetic_class_names(name, p)
+    if name in SKLEARN_SETS:
+        x, y, names = _sklearn_arrays(name)
+        if name == "digits" and p["layout"] == "image":
+            x = x.reshape(-1, 1, 8, 8)
+        return x, y, list(names) if names is not None else None
+    if name not in gd.FILE_SETS:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(gd.DATASET_CHOICES)}")
+    try:
+        path = gd.resolve_path(p["path"], base_dir)
+    except DatasetError as exc:
+        raise DataError(str(exc)) from None
+    try:
+        # Both readers open regular files only (datagen.open_data_file): a device or a FIFO
+        # named as the data file is refused, never read.
+        if name == "csv":
+            return datagen.read_csv(path, p["target_column"], p["task"])
+        return datagen.read_npz(path, p["task"])
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _class_count(name: str, p: dict, y: np.ndarray) -> int:

@@ -12,7 +12,11 @@ it, and the code exporter copies its functions verbatim into the standalone scri
   ``MAX_FILE_BYTES``, ``resolve_task`` and ``encode_classes``), which an exporter copies along;
   the generators, ``split_indices`` and the two preprocessing functions need nothing else;
 * file readers raise ``ValueError`` whose message names the file, row and column (CSV) or the
-  array (NPZ); ``runtime.data`` turns them into ``DataError``.
+  array (NPZ); ``runtime.data`` turns them into ``DataError``;
+* file readers read regular files only (:func:`open_data_file`): a device such as
+  ``/dev/zero`` or a FIFO such as ``/dev/stdin`` is refused by name, never opened or read.
+  ``graph.datasets.check_path`` makes the same check for analysis (graph cannot import numpy,
+  and this module cannot import graph: its functions are copied into exported scripts).
 
 How ``load_dataset(params)`` calls this module (the exporter emits the same calls, in order):
 
@@ -217,6 +221,37 @@ NPZ_FEATURE_KEYS = ("x", "X", "features")
 NPZ_TARGET_KEYS = ("y", "Y", "target", "targets", "labels")
 
 
+# The file-type bits of st_mode (stat.S_IFMT) and their kinds in words. Spelled out rather
+# than imported: exported scripts import only the modules runtime.export.STDLIB_IMPORTS lists,
+# and POSIX fixes these values (Python uses them on Windows too); a test compares with stat's.
+FILE_TYPE_MASK = 0o170000
+REGULAR_FILE = 0o100000
+FILE_KINDS = {0o040000: "a folder", 0o020000: "a character device", 0o060000: "a block device",
+              0o010000: "a FIFO (named pipe)", 0o140000: "a socket"}
+
+
+def open_data_file(path, what):
+    """Open a regular file for reading in binary; anything else is refused by name.
+
+    ``os.stat`` comes first and nothing else is opened: opening a FIFO blocks until a writer
+    comes, and a device such as /dev/zero never ends. The descriptor is opened without blocking
+    and checked again, in case the path was swapped between the two.
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if mode & FILE_TYPE_MASK == REGULAR_FILE:
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+            fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+            mode = os.fstat(fd).st_mode
+            if mode & FILE_TYPE_MASK == REGULAR_FILE:
+                return os.fdopen(fd, "rb")
+            os.close(fd)
+    except OSError as exc:
+        raise ValueError(f"cannot open {what} '{path}': {exc.strerror or exc}") from None
+    kind = FILE_KINDS.get(mode & FILE_TYPE_MASK, "not a file")
+    raise ValueError(f"{what} path '{path}' is {kind}, not a regular file")
+
+
 def resolve_task(task, values):
     """classification or regression for target ``values`` (floats, or strings when not all
     numeric): ``task`` unless "auto"; auto = text, or at most 20 distinct integers, is classes."""
@@ -246,11 +281,11 @@ def read_csv(path, target_column="", task="auto"):
     feature. Rows are counted as file lines, the header being row 1; blank lines are skipped.
     """
     name = os.path.basename(path)
-    try:
-        with open(path, "rb") as fh:
+    with open_data_file(path, "CSV file") as fh:
+        try:
             data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot open CSV file '{path}': {exc.strerror}") from None
+        except OSError as exc:
+            raise ValueError(f"cannot read CSV file '{path}': {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"{name} is larger than {MAX_FILE_BYTES // 1024**2} MiB")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -357,47 +392,8 @@ def read_npz(path, task="auto"):
     target is classes, anything else regression (a regression target becomes (N, d)).
     """
     name = os.path.basename(path)
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        raise ValueError(f"cannot open .npz file '{path}': {exc.strerror}") from None
-    if magic[:2] != b"PK":
-        what = " (it looks like a pickle, which is never loaded)" if magic[:1] == b"\x80" else ""
-        raise ValueError(f"{name} is not an .npz archive (a zip of .npy arrays){what}")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = {i.filename: i for i in zf.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ValueError(f"{name} is not a readable .npz archive: {exc}") from None
-    stems = {(n[:-4] if n.endswith(".npy") else n): n for n in infos}
-    fx = next((k for k in NPZ_FEATURE_KEYS if k in stems), None)
-    fy = next((k for k in NPZ_TARGET_KEYS if k in stems), None)
-    if fx is None or fy is None:
-        raise ValueError(f"{name}: an .npz file needs a features array named x, X or features and a "
-                         f"target array named y, target or labels; it has {sorted(stems)[:10]}")
-    for key in (fx, fy):
-        if infos[stems[key]].file_size > MAX_FILE_BYTES:
-            raise ValueError(f"{name}: array '{key}' is larger than {MAX_FILE_BYTES // 1024**2} MiB")
-    arrays = {}
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except Exception as exc:  # an untrusted file: any failure to open it is a data error
-        raise ValueError(f"{name} cannot be read as .npz: {exc}") from None
-    with npz:
-        for key in (fx, fy):
-            try:
-                arrays[key] = npz[key]
-            except ValueError as exc:
-                if "allow_pickle" in str(exc) or "bject arrays" in str(exc):
-                    raise ValueError(f"{name}: array '{key}' holds Python objects (pickled data), "
-                                     "which are never loaded; store numbers") from None
-                raise ValueError(f"{name}: array '{key}' cannot be read: {exc}") from None
-            except Exception as exc:  # truncated or corrupt member: report, never crash
-                raise ValueError(f"{name}: array '{key}' cannot be read: {type(exc).__name__}: {exc}") from None
-            if not isinstance(arrays[key], np.ndarray):  # numpy hands back raw bytes for non-.npy members
-                raise ValueError(f"{name}: array '{key}' is not a .npy array")
-    x, y = arrays[fx], arrays[fy]
+    with open_data_file(path, ".npz file") as fh:
+        (fx, x), (fy, y) = npz_arrays(fh, name)
     for key, a in ((fx, x), (fy, y)):
         if a.dtype.kind not in "biuf":
             raise ValueError(f"{name}: array '{key}' has dtype {a.dtype}; expected numbers "
@@ -436,9 +432,10 @@ def read_npz(path, task="auto"):
             raise ValueError(f"{name}: target '{fy}' has {y.shape[0]} rows; at most {MAX_ROWS}")
         labels, inverse = np.unique(y, return_inverse=True)
         return x, inverse.reshape(-1).astype(np.int64), [str(int(v)) for v in labels]
+    shape = y.shape
     y = y.reshape(y.shape[0], -1)
     if y.shape[1] == 0:
-        raise ValueError(f"{name}: target '{fy}' has no values per sample; shape {arrays[fy].shape}")
+        raise ValueError(f"{name}: target '{fy}' has no values per sample; shape {shape}")
     with np.errstate(over="ignore", invalid="ignore"):
         y = y.astype(np.float32)
     if not np.isfinite(y).all():
@@ -446,11 +443,56 @@ def read_npz(path, task="auto"):
     return x, y, None
 
 
+def npz_arrays(fh, name):
+    """``((features key, array), (target key, array))`` of the .npz archive open in ``fh``
+    (``name``: the file's name, for messages). Pickled members are never loaded."""
+    magic = fh.read(4)
+    if magic[:2] != b"PK":
+        what = " (it looks like a pickle, which is never loaded)" if magic[:1] == b"\x80" else ""
+        raise ValueError(f"{name} is not an .npz archive (a zip of .npy arrays){what}")
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            infos = {i.filename: i for i in zf.infolist()}
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValueError(f"{name} is not a readable .npz archive: {exc}") from None
+    stems = {(n[:-4] if n.endswith(".npy") else n): n for n in infos}
+    fx = next((k for k in NPZ_FEATURE_KEYS if k in stems), None)
+    fy = next((k for k in NPZ_TARGET_KEYS if k in stems), None)
+    if fx is None or fy is None:
+        raise ValueError(f"{name}: an .npz file needs a features array named x, X or features and a "
+                         f"target array named y, target or labels; it has {sorted(stems)[:10]}")
+    for key in (fx, fy):
+        if infos[stems[key]].file_size > MAX_FILE_BYTES:
+            raise ValueError(f"{name}: array '{key}' is larger than {MAX_FILE_BYTES // 1024**2} MiB")
+    arrays = {}
+    fh.seek(0)
+    try:
+        npz = np.load(fh, allow_pickle=False)
+    except Exception as exc:  # an untrusted file: any failure to open it is a data error
+        raise ValueError(f"{name} cannot be read as .npz: {exc}") from None
+    with npz:
+        for key in (fx, fy):
+            try:
+                arrays[key] = npz[key]
+            except ValueError as exc:
+                if "allow_pickle" in str(exc) or "bject arrays" in str(exc):
+                    raise ValueError(f"{name}: array '{key}' holds Python objects (pickled data), "
+                                     "which are never loaded; store numbers") from None
+                raise ValueError(f"{name}: array '{key}' cannot be read: {exc}") from None
+            except Exception as exc:  # truncated or corrupt member: report, never crash
+                raise ValueError(f"{name}: array '{key}' cannot be read: {type(exc).__name__}: {exc}") from None
+            if not isinstance(arrays[key], np.ndarray):  # numpy hands back raw bytes for non-.npy members
+                raise ValueError(f"{name}: array '{key}' is not a .npy array")
+    return (fx, arrays[fx]), (fy, arrays[fy])
+
+
 # What each public function needs besides numpy and the standard library: the exporter copies
 # these along with it (a test derives them from the source and compares).
 EXPORT_NEEDS = {
-    "read_csv": ("MAX_FILE_BYTES", "MAX_ROWS", "encode_classes", "resolve_task"),
-    "read_npz": ("MAX_FILE_BYTES", "MAX_ROWS", "NPZ_FEATURE_KEYS", "NPZ_TARGET_KEYS"),
+    "read_csv": ("MAX_FILE_BYTES", "MAX_ROWS", "encode_classes", "open_data_file", "resolve_task"),
+    "open_data_file": ("FILE_KINDS", "FILE_TYPE_MASK", "REGULAR_FILE"),
+    "read_npz": ("MAX_ROWS", "npz_arrays", "open_data_file"),
+    "npz_arrays": ("MAX_FILE_BYTES", "NPZ_FEATURE_KEYS", "NPZ_TARGET_KEYS"),
     "load_sklearn": ("SKLEARN_LOADERS",),
 }
 

@@ -9,7 +9,12 @@ class RunError(Exception):
 
 
 class DataError(RunError):
-    """A data set cannot be loaded: names the file, row and column where it can."""
+    """A data set cannot be loaded: names the file, row and column where it can, and the
+    Dataset node (``node_id``, and the message starts ``Node 'data' (Dataset): ``) when known."""
+
+    def __init__(self, message: str, node_id: str | None = None):
+        self.node_id = node_id
+        super().__init__(message)
 
 
 class BuildError(RunError):

@@ -303,7 +303,7 @@ class _ChildRun:
             torch.set_num_threads(req.threads)
         graph = fileformat.loads(req.graph_text)
         plan = training_plan(graph, req.base_dir)
-        data = load_dataset(plan.data_params, req.base_dir)
+        data = load_dataset(plan.data_params, req.base_dir, graph.nodes[plan.data_node])  # errors name the node
         if req.live_results:
             self._results_context = _results_context(graph, data, plan)
             # A second copy of the model, only for the results: it copies the trained weights

@@ -135,7 +135,7 @@ def test_hostile_csv_names_row_and_column(tmp_path, content, params, parts):
 @pytest.mark.parametrize("params,part", [
     ({"path": ""}, "no file is chosen"),
     ({"path": "missing.csv"}, "cannot open CSV file"),
-    ({"path": "."}, "cannot open CSV file"),  # a folder
+    ({"path": "."}, "is a folder, not a regular file"),
     ({"path": "a\x00b.csv"}, "NUL"),
 ])
 def test_unusable_csv_paths(tmp_path, params, part):
