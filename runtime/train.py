@@ -274,7 +274,7 @@ class Trainer:
         if bundle is None:
             from .data import load_dataset  # numpy and the data sets load only when training
 
-            bundle = load_dataset(plan.data_params, self.base_dir)
+            bundle = load_dataset(plan.data_params, self.base_dir, graph.nodes[plan.data_node])  # errors name the node
         n_train, n_val = len(bundle.x_train), len(bundle.x_val)
         if n_train == 0:
             raise DataError("the training split is empty: lower val_split/test_split or add samples")

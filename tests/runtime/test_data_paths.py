@@ -126,3 +126,14 @@ def test_netwright_train_exits_2_with_the_message(tmp_path, kind):
     words = KINDS["null"] if kind.startswith("/") else KINDS[kind]
     assert f"Node 'data' (n1, Dataset): CSV file path '{path}' is {words}, not a regular file" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_netwright_train_names_the_node_file_and_row_of_a_bad_row(tmp_path):
+    path = good_csv(tmp_path, GOOD_CSV + "1,oops,0\n")
+    graph_file = tmp_path / "g.json"
+    save_path(csv_graph(path), graph_file)
+    p = subprocess.run([sys.executable, "-m", "runtime.cli", "train", str(graph_file), "--epochs", "1"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Node 'data' (n1, Dataset): d.csv row 42, column 'b'" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
