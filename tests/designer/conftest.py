@@ -20,7 +20,7 @@ class Prompts:
     errors: list[tuple[str, str]] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
     answers: dict[str, object] = field(default_factory=lambda: {
-        "save_changes": "discard", "recover": False, "open_path": "", "save_path": ""})
+        "save_changes": "discard", "recover": False, "move_aside": True, "open_path": "", "save_path": ""})
 
 
 @pytest.fixture(autouse=True)
@@ -55,11 +55,16 @@ def prompts(monkeypatch) -> Prompts:
         rec.asked.append("recover: " + text)
         return bool(rec.answers["recover"])
 
+    def ask_move_aside(self, text: str) -> bool:
+        rec.asked.append("move_aside: " + text)
+        return bool(rec.answers["move_aside"])
+
     def show_error(self, title: str, text: str) -> None:
         rec.errors.append((title, text))
 
     monkeypatch.setattr(MainWindow, "ask_save_changes", ask_save_changes)
     monkeypatch.setattr(MainWindow, "ask_recover", ask_recover)
+    monkeypatch.setattr(MainWindow, "ask_move_aside", ask_move_aside)
     monkeypatch.setattr(MainWindow, "show_error", show_error)
     monkeypatch.setattr(MainWindow, "choose_open_path", lambda self: rec.answers["open_path"])
     monkeypatch.setattr(MainWindow, "choose_save_path", lambda self: rec.answers["save_path"])

@@ -1,5 +1,6 @@
 """SIGKILL during a save keeps the old file; SIGKILL while editing leaves a recovery file that
-the next start offers once."""
+the next start offers once, holding every edit of the newest snapshot written (the reduced form
+of tests/benchmarks/bench_recovery.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ import pytest
 
 from designer.mainwindow import MainWindow
 from graph import fileformat
+from tests.benchmarks.bench_recovery import (
+    ChildLog,
+    kill_and_collect,
+    read_until,
+    recovered_edits,
+    start_child,
+)
 from tests.conftest import ROOT, SAMPLES
 from tests.designer.helpers import make_big_graph
 
@@ -89,3 +97,31 @@ def test_sigkill_while_editing_offers_recovery_once(tmp_path, qtbot, prompts):
     assert window.save_to(tmp_path / "saved.json")
     assert not window.document.is_modified()
     assert not [n for n in os.listdir(rec_dir) if n.endswith(".recovery.json")]
+
+
+def test_sigkill_while_editing_steadily_keeps_every_saved_edit(prompts, qtbot):
+    """bench_recovery.py in small: the designer edits every 50-150 ms and is killed after edit 2,
+    right after a save once edit 8 is made, and after edit 20. The recovered graph holds edits
+    1..m with no gap, and every edit begun before the newest snapshot known to be on disk."""
+    env = {"NETWRIGHT_RECOVERY_DIR": os.environ["NETWRIGHT_RECOVERY_DIR"],
+           "NETWRIGHT_CONFIG_DIR": os.environ["NETWRIGHT_CONFIG_DIR"],
+           "NETWRIGHT_AUTOSAVE_DEBOUNCE_SECONDS": "0.2", "NETWRIGHT_AUTOSAVE_SECONDS": "0.5",
+           "BENCH_EDIT_GAP": "0.05,0.15"}
+    prompts.answers["recover"] = True
+    for stop in (("edit", 2), ("saved", 8), ("edit", 20)):
+        proc = start_child(env)
+        log = ChildLog()
+        read_until(proc, log, "edit", stop[1])
+        if stop[0] == "saved":
+            read_until(proc, log, "saved")
+        kill_and_collect(proc, log)
+        prompts.asked.clear()
+        window = MainWindow()
+        qtbot.addWidget(window)
+        recovered = recovered_edits(window.document.graph) if window.document.is_modified() else []
+        assert recovered == list(range(1, len(recovered) + 1)), recovered
+        newest_on_disk = max(log.saved, default=0.0)
+        assert all(i in recovered for i, t in log.edits.items() if t < newest_on_disk), (recovered, log)
+        offers = [a for a in prompts.asked if a.startswith("recover")]
+        assert len(offers) == 1 if log.saved else len(offers) <= 1
+        window.close()
