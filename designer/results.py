@@ -228,8 +228,8 @@ class ResultsView(QTabWidget):
         elif key == "images":
             imgs = payload["images"]
             self.image_grid.set_images(imgs["images"], imgs["true"], imgs["pred"], payload["class_names"])
-            self._images_title.setText(f"Epoch {epoch}: {imgs['wrong']} of {payload['n']} misclassified "
-                                       f"(mistakes first; true → predicted)")
+            # short enough for the pane at 1280×800; the tooltip explains the captions
+            self._images_title.setText(f"Epoch {epoch} · {imgs['wrong']} of {payload['n']} wrong, shown first")
         elif key == "regression":
             self._show_regression(payload["regression"], epoch, payload.get("rmse"))
 

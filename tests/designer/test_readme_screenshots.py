@@ -19,7 +19,8 @@ def test_screenshot_script_makes_the_readme_images(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     readme = (ROOT / "README.md").read_text()
-    for name in ("designer-training.png", "decision-regions.png"):
+    for name in ("designer-training.png", "decision-regions.png", "tour-wired-default.png",
+                 "tour-trained-default.png", "tour-trained-1280x800.png"):
         made, committed = QImage(str(tmp_path / name)), QImage(str(ROOT / "docs" / name))
         assert not made.isNull() and not committed.isNull()
         assert made.size() == committed.size()

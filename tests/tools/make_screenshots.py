@@ -22,7 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
+from PySide6.QtCore import QCoreApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication, QSplitter  # noqa: E402
 
 SHOTS = {
@@ -75,8 +75,7 @@ def shoot(out_dir: pathlib.Path, name: str, spec: tuple) -> pathlib.Path:
             results.setCurrentIndex(results.indexOf(results.regions_plot))
             split = window.findChild(QSplitter, "trainingSplitter")
             split.setSizes([SIZE[0] // 2, SIZE[0] // 2])
-        window.canvas.fitInView(window.scene.itemsBoundingRect().adjusted(-20, -20, 20, 20),
-                                Qt.AspectRatioMode.KeepAspectRatio)
+        # The canvas as the app opens it (readable text, the Dataset end in view), not fitted.
         settle()
         path = out_dir / name
         if not window.grab().save(str(path)):
