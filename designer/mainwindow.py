@@ -21,14 +21,14 @@ Structure (for panels added later, e.g. training):
 Invariants: user prompts go through the small methods ``ask_save_changes``, ``ask_recover``,
 ``show_error``, ``choose_open_path`` and ``choose_save_path`` so tests can replace them; a file
 that cannot be read, or a failed save, shows why and leaves the open document untouched; saves
-are atomic; while there are unsaved changes a recovery file is written every
-``autosave_interval_s`` seconds (``$NETWRIGHT_AUTOSAVE_SECONDS``, default 60); torch is never
-imported here.
+are atomic; while there are unsaved changes a recovery file is written a second after the last
+edit and at least every 3 s of continuous editing (``autosave_schedule``, see designer/recovery.py),
+off the GUI thread; a recovery file that cannot be read is offered for moving aside with the
+reason (``ask_move_aside``) and never stops the start; torch is never imported here.
 """
 
 from __future__ import annotations
 
-import datetime
 import os
 from typing import Any
 
@@ -60,7 +60,7 @@ from .inspector import ParamInspector
 from .items import NODE_W, node_height
 from .palette import NodePalette
 from .problems import ProblemsView
-from .recovery import RecoverySession, app_settings
+from .recovery import AutosaveSchedule, Damaged, RecoverySession, app_settings, read_orphan
 from .scene import GraphScene
 from .training import install_training
 
@@ -68,14 +68,6 @@ APP_NAME = "Netwright"
 MAX_RECENT = 10
 PASTE_OFFSET = 30.0
 TRAINING_MESSAGE_ROOM = 40  # px above the Training panel's minimum height
-
-
-def _autosave_interval() -> float:
-    try:
-        value = float(os.environ.get("NETWRIGHT_AUTOSAVE_SECONDS", "60"))
-    except ValueError:
-        value = 60.0
-    return value if value > 0 else 60.0
 
 
 class MainWindow(QMainWindow):
@@ -108,11 +100,13 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.problems_dock], [150], Qt.Orientation.Vertical)
         self._create_status_bar()
         self.recovery = RecoverySession()
-        self.autosave_interval_s = _autosave_interval()
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(max(1, int(self.autosave_interval_s * 1000)))
+        self.recovery.write_failed.connect(self._on_recovery_write_failed)
+        self.autosave_schedule = AutosaveSchedule.from_environment()
+        self.autosave_timer = QTimer(self)  # single shot, pushed back by each edit
+        self.autosave_timer.setSingleShot(True)
         self.autosave_timer.timeout.connect(self.autosave_now)
-        self.autosave_timer.start()
+        self.document.graph_event.connect(self._schedule_autosave)
+        self.document.graph_replaced.connect(self._schedule_autosave)
         self._autosaved_change = self.document.change_count
         self._fit_pending = False
         self._connect()
@@ -409,41 +403,63 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ recovery
 
+    def _schedule_autosave(self, *_event: object) -> None:
+        """Each edit pushes the autosave back by the debounce, but never past the max wait."""
+        self.autosave_timer.start(round(self.autosave_schedule.edited() * 1000))
+
     def autosave_now(self) -> bool:
-        """Write the recovery file if there are unsaved changes it does not hold yet."""
+        """Queue the recovery file's write (snapshot here, file written off the GUI thread) if
+        there are unsaved changes it does not hold yet."""
+        self.autosave_timer.stop()
         doc = self.document
         if not doc.is_modified():
             if self._autosaved_change != doc.change_count:
                 self.recovery.clear()
                 self._autosaved_change = doc.change_count
+            self.autosave_schedule.saved()
             return False
         if self._autosaved_change == doc.change_count:
+            self.autosave_schedule.saved()
             return False
         try:
-            self.recovery.write(doc.text(), doc.path)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc.strerror or exc}", 10000)
+            cost = self.recovery.write_graph(doc.graph, doc.path)
+        except (OSError, ValueError) as exc:
+            self.autosave_schedule.saved()  # the next edit tries again
+            self._on_recovery_write_failed(getattr(exc, "strerror", None) or str(exc))
             return False
         self._autosaved_change = doc.change_count
+        self.autosave_schedule.saved(cost)
         return True
 
+    def _on_recovery_write_failed(self, reason: str) -> None:
+        self.statusBar().showMessage(f"Autosave failed: {reason}", 10000)
+
+    def ask_move_aside(self, text: str) -> bool:
+        answer = QMessageBox.question(self, APP_NAME, text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _offer_move_aside(self, damaged: Damaged) -> None:
+        """Never deleted: moved into damaged/ if the user agrees, else offered again next start."""
+        if not self.ask_move_aside(damaged.prompt()):
+            return
+        try:
+            target = RecoverySession.move_aside(damaged.file)
+        except OSError as exc:
+            self.statusBar().showMessage(f"The recovery file could not be moved aside: {exc.strerror or exc}", 10000)
+            return
+        self.statusBar().showMessage(f"The unreadable recovery file was moved to {target}", 10000)
+
     def offer_recovery(self) -> bool:
-        """Offer graphs left by sessions that crashed, newest first; each is offered once."""
+        """Offer graphs left by sessions that crashed, newest first; each is offered once. One
+        that cannot be read, whatever the reason, is offered for moving aside, with the reason."""
         recovered = False
         for file in self.recovery.orphans():
-            try:
-                rec = RecoverySession.read(file)
-            except FileFormatError as exc:
-                RecoverySession.discard(file)
-                self.statusBar().showMessage(f"A damaged recovery file was removed: {exc}", 10000)
+            rec = read_orphan(file)
+            if isinstance(rec, Damaged):
+                self._offer_move_aside(rec)
                 continue
-            when = datetime.datetime.fromtimestamp(rec.saved_at).strftime("%Y-%m-%d %H:%M:%S")
-            name = os.path.basename(rec.path) if rec.path else "an untitled graph"
-            title = rec.graph.settings.get("title") or ""
-            text = (f"Netwright did not close properly. Unsaved changes to {name}"
-                    f"{f' ({title})' if title else ''} from {when} were recovered "
-                    f"({len(rec.graph.nodes)} nodes).\n\nRestore them?")
-            accept = not recovered and self.ask_recover(text)
+            accept = not recovered and self.ask_recover(rec.prompt())
             RecoverySession.discard(file)
             if accept and self.maybe_save():
                 self.document.reset(rec.graph, rec.path, recovered=True)
@@ -584,6 +600,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         if not modified:
             self.recovery.clear()
+            self.autosave_schedule.saved()
 
     def _on_document_graph_replaced(self) -> None:
         self._update_title()
