@@ -113,6 +113,9 @@ class MainWindow(QMainWindow):
         self.training = install_training(self)  # training panel, live plots, results, Run/Export menus
         self._arrange_docks()
         self.training.controller.train_refused.connect(self.show_problems)
+        # a data failure (or the next run clearing it) changes what the status bar must say
+        self.training.controller.run_failed.connect(self._refresh_validity)
+        self.training.controller.run_started.connect(self._refresh_validity)
         self._update_title()
         self.document.refresh_analysis()
         if offer_recovery:
@@ -605,11 +608,17 @@ class MainWindow(QMainWindow):
     def _on_document_graph_replaced(self) -> None:
         self._update_title()
 
+    def _refresh_validity(self, *_args: object) -> None:
+        self._on_document_analysis_changed(self.document.analysis())
+
     def _on_document_analysis_changed(self, analysis: Analysis) -> None:
         errors, warnings = len(analysis.errors), len(analysis.warnings)
+        data_failure = self.training.controller.data_failure if hasattr(self, "training") else None
         if errors:
             text = f"✖ {errors} error{'s' * (errors != 1)}"
             color = "#dc2626"
+        elif data_failure:  # what analysis cannot see: a bad CSV row found while loading
+            text, color = "✖ Data cannot be loaded", "#dc2626"
         else:
             text = "✔ Ready to train" if not warnings else "✔ Valid"
             color = "#16a34a"
@@ -617,7 +626,7 @@ class MainWindow(QMainWindow):
             text += f", {warnings} warning{'s' * (warnings != 1)}"
         self.validity_label.setText(text)
         self.validity_label.setStyleSheet(f"color: {color}; padding: 0 8px;")
-        tips = [f.text(self.document.graph) for f in analysis.findings[:20]]
+        tips = [f.text(self.document.graph) for f in analysis.findings[:20]] + ([data_failure] if data_failure else [])
         self.validity_label.setToolTip("\n".join([*tips, "Click to show the Problems panel."]))
         self.params_label.setText(f"Parameters: {analysis.total_params:,}")
         self.params_label.setStyleSheet("padding: 0 8px;")

@@ -566,8 +566,7 @@ class TrainingController(QObject):
                     run.status = "completed"
             if summary.get("best_epoch") is not None:
                 run.best_epoch = int(summary["best_epoch"])
-        self.plots.flush()
-        self.plots.place_legends()  # off the curves' final stretch
+        self.plots.flush()  # also brings the legend rows up to date
         self._set_state(STATE_IDLE)
         if run is not None and run.status != "failed":
             best = f", best epoch {run.best_epoch}" if run.best_epoch else ""

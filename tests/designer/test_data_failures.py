@@ -63,3 +63,28 @@ def test_a_csv_deleted_before_training_fails_as_a_data_error_of_the_node(qtbot, 
     assert controller.data_failure == message
     wait_finished(qtbot, controller)
     assert controller.run.status == "failed"
+
+
+def test_a_bad_row_found_while_training_shows_in_the_status_bar_until_the_next_run(qtbot, window, tmp_path):
+    """Analysis reads the header and the target only, so it still finds the graph valid: the
+    status bar must say what the run found, and stop saying it when the data is mended."""
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text(GOOD_CSV + "1,oops,0\n")
+    graph_file = tmp_path / "g.json"
+    save_path(csv_graph("d.csv"), graph_file)
+    assert window.open_path(graph_file, ask=False)
+    window.training.panel.epochs_spin.setValue(1)
+    qtbot.waitUntil(lambda: "Ready to train" in window.validity_label.text(), timeout=5000)
+    controller = window.training.controller
+    with qtbot.waitSignal(controller.run_failed, timeout=RUN_TIMEOUT_MS):
+        window.actionTrain.trigger()
+    wait_finished(qtbot, controller)
+    assert not window.document.analysis().errors  # analysis cannot see the row
+    assert window.validity_label.text().startswith("✖ Data cannot be loaded")
+    assert "row 42" in window.validity_label.toolTip()
+
+    csv_path.write_text(GOOD_CSV)
+    with qtbot.waitSignal(controller.run_finished, timeout=RUN_TIMEOUT_MS):
+        window.actionTrain.trigger()
+    assert controller.run.status == "completed"
+    assert "Ready to train" in window.validity_label.text()
