@@ -36,15 +36,20 @@ def test_a_graph_whose_data_is_a_device_or_fifo_opens_at_once_with_the_finding(
     assert window.scene.node_items["n1"].isVisible()  # the window goes on drawing the graph
 
 
-def test_a_csv_deleted_before_training_fails_as_a_data_error_of_the_node(qtbot, window, tmp_path):
-    csv_path = tmp_path / "d.csv"
-    csv_path.write_text(GOOD_CSV)
+def open_csv_graph(qtbot, window, tmp_path):
+    """Open a one-epoch graph over tmp_path/d.csv, checked valid; returns the run controller."""
     graph_file = tmp_path / "g.json"
     save_path(csv_graph("d.csv"), graph_file)
     assert window.open_path(graph_file, ask=False)
     window.training.panel.epochs_spin.setValue(1)
     qtbot.waitUntil(lambda: "Ready to train" in window.validity_label.text(), timeout=5000)
-    controller = window.training.controller
+    return window.training.controller
+
+
+def test_a_csv_deleted_before_training_fails_as_a_data_error_of_the_node(qtbot, window, tmp_path):
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text(GOOD_CSV)
+    controller = open_csv_graph(qtbot, window, tmp_path)
 
     os.remove(csv_path)
     with qtbot.waitSignal(controller.run_failed, timeout=RUN_TIMEOUT_MS) as failed:
@@ -70,12 +75,7 @@ def test_a_bad_row_found_while_training_shows_in_the_status_bar_until_the_next_r
     status bar must say what the run found, and stop saying it when the data is mended."""
     csv_path = tmp_path / "d.csv"
     csv_path.write_text(GOOD_CSV + "1,oops,0\n")
-    graph_file = tmp_path / "g.json"
-    save_path(csv_graph("d.csv"), graph_file)
-    assert window.open_path(graph_file, ask=False)
-    window.training.panel.epochs_spin.setValue(1)
-    qtbot.waitUntil(lambda: "Ready to train" in window.validity_label.text(), timeout=5000)
-    controller = window.training.controller
+    controller = open_csv_graph(qtbot, window, tmp_path)
     with qtbot.waitSignal(controller.run_failed, timeout=RUN_TIMEOUT_MS):
         window.actionTrain.trigger()
     wait_finished(qtbot, controller)

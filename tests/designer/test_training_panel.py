@@ -186,16 +186,22 @@ def test_the_runs_list_text_fits_the_panel_at_the_default_window_size(qtbot, win
         assert rect.height() >= len(lines) * metrics.lineSpacing()  # every line shown
 
 
+def type_without_return(spin, text: str):
+    """Replace a number field's text by typing, leaving the edit open (no Return, focus kept)."""
+    line = spin.lineEdit()
+    spin.setFocus()
+    line.selectAll()
+    QTest.keyClick(line, Qt.Key.Key_Delete)
+    QTest.keyClicks(line, text)
+    return line
+
+
 def test_a_number_typed_without_return_is_what_a_click_on_train_uses(qtbot, window):
     panel = open_sample(window, "xor_mlp.json")
     (train_button,) = [b for b in panel.findChildren(QToolButton) if b.defaultAction() is window.actionTrain]
     stack = window.document.undo_stack
     before = stack.count()
-    line = panel.epochs_spin.lineEdit()
-    panel.epochs_spin.setFocus()
-    line.selectAll()
-    QTest.keyClick(line, Qt.Key.Key_Delete)
-    QTest.keyClicks(line, "2")
+    type_without_return(panel.epochs_spin, "2")
     QTest.mouseClick(train_button, Qt.MouseButton.LeftButton)
     run = window.training.controller.run
     assert run is not None and run.settings["epochs"] == 2
@@ -209,11 +215,7 @@ def test_f5_right_after_typing_trains_the_typed_number(qtbot, window):
     panel = open_sample(window, "xor_mlp.json")
     stack = window.document.undo_stack
     before = stack.count()
-    line = panel.epochs_spin.lineEdit()
-    panel.epochs_spin.setFocus()
-    line.selectAll()
-    QTest.keyClick(line, Qt.Key.Key_Delete)
-    QTest.keyClicks(line, "2")
+    line = type_without_return(panel.epochs_spin, "2")
     assert window.document.graph.settings["epochs"] != 2  # nothing committed yet
     QTest.keyClick(line, Qt.Key.Key_F5)
     run = window.training.controller.run
@@ -229,12 +231,7 @@ def test_f5_right_after_typing_into_the_inspector_trains_the_typed_value(qtbot, 
     linear = next(n.id for n in window.document.graph.nodes.values() if n.type == "Linear")
     window.scene.select_nodes([linear])
     assert window.inspector.target == linear
-    editor = window.inspector.editors["out_features"].widget
-    line = editor.lineEdit()
-    editor.setFocus()
-    line.selectAll()
-    QTest.keyClick(line, Qt.Key.Key_Delete)
-    QTest.keyClicks(line, "7")
+    line = type_without_return(window.inspector.editors["out_features"].widget, "7")
     QTest.keyClick(line, Qt.Key.Key_F5)
     run = window.training.controller.run
     assert run is not None
