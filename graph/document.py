@@ -11,8 +11,13 @@ Invariants kept by every mutation method (and so by every loaded file):
   can put a removed node or edge back at its index, so undo restores the file byte for byte.
 
 After each change the graph calls its listeners synchronously with a :class:`GraphEvent`
-(past tense: ``node_added``, ``edge_removed``, ``param_changed``...). Listeners must not mutate
-the graph from inside a handler.
+whose ``kind`` is a :class:`GraphEventKind` (past tense: ``NODE_ADDED``, ``EDGE_REMOVED``,
+``PARAM_CHANGED``...; a ``str`` enum, so ``kind == "node_added"`` holds too). Listeners must not
+mutate the graph from inside a handler.
+
+Editors that check an edit before making it (the designer's document, so that a failing undo
+command is never pushed) ask :meth:`Graph.check_param`, :func:`check_param` and
+:func:`check_title`: the same checks the mutation methods make, in one place.
 
 NOTE: [id counter] STYLE.md suggests storing the id counter in the file. We derive it from the
 ids present instead: undoing an "add node" then gives back exactly the original file, which a
@@ -25,6 +30,7 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from . import catalogue
@@ -32,6 +38,8 @@ from .catalogue import NodeType
 from .errors import EditError, GraphError, ParamError
 
 ID_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
+MAX_TITLE = 200  # characters in a node's title
+MAX_COORD = 1e7  # a position's coordinates lie within ±MAX_COORD
 
 
 @dataclass(frozen=True)
@@ -73,10 +81,25 @@ def _one_line(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class GraphEventKind(str, Enum):
+    """What a :class:`GraphEvent` reports (compares equal to its value: ``"node_added"``)."""
+
+    NODE_ADDED = "node_added"
+    NODE_REMOVED = "node_removed"
+    EDGE_ADDED = "edge_added"
+    EDGE_REMOVED = "edge_removed"
+    PARAM_CHANGED = "param_changed"
+    NODE_MOVED = "node_moved"
+    TITLE_CHANGED = "title_changed"
+    SETTING_CHANGED = "setting_changed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class GraphEvent:
-    kind: str  # node_added, node_removed, edge_added, edge_removed, param_changed,
-    #            node_moved, title_changed, setting_changed
+    kind: GraphEventKind
     node_id: str | None = None
     edge: Edge | None = None
     name: str | None = None
@@ -221,10 +244,10 @@ class Graph:
             raise EditError(f"a node with id {node_id!r} already exists")
         values = t.defaults()
         for name, value in (params or {}).items():
-            values[name] = _check_param(t, name, value, node_id)
-        node = Node(node_id, t.type_id, values, _check_position(position), _check_title(title))
+            values[name] = check_param(t, name, value, node_id)
+        node = Node(node_id, t.type_id, values, _check_position(position), check_title(title))
         self._insert_node(node, index)
-        self._emit(GraphEvent("node_added", node_id))
+        self._emit(GraphEvent(GraphEventKind.NODE_ADDED, node_id))
         return node
 
     def restore_node(self, node: Node, index: int | None = None) -> None:
@@ -232,7 +255,7 @@ class Graph:
         if node.id in self.nodes:
             raise EditError(f"a node with id {node.id!r} already exists")
         self._insert_node(copy.deepcopy(node), index)
-        self._emit(GraphEvent("node_added", node.id))
+        self._emit(GraphEvent(GraphEventKind.NODE_ADDED, node.id))
 
     def _insert_node(self, node: Node, index: int | None) -> None:
         if index is None or index >= len(self.nodes):
@@ -249,9 +272,9 @@ class Graph:
         removed = [(i, e) for i, e in enumerate(self.edges) if node_id in (e.source.node, e.target.node)]
         for i, e in reversed(removed):  # by index, highest first: no equality scans
             del self.edges[i]
-            self._emit(GraphEvent("edge_removed", e.target.node, edge=e))
+            self._emit(GraphEvent(GraphEventKind.EDGE_REMOVED, e.target.node, edge=e))
         del self.nodes[node_id]
-        self._emit(GraphEvent("node_removed", node_id, old=node))
+        self._emit(GraphEvent(GraphEventKind.NODE_REMOVED, node_id, old=node))
         return node, index, removed
 
     def connect(self, source: PortRef, target: PortRef, index: int | None = None) -> Edge:
@@ -263,7 +286,7 @@ class Graph:
             self.edges.append(edge)
         else:
             self.edges.insert(index, edge)
-        self._emit(GraphEvent("edge_added", target.node, edge=edge))
+        self._emit(GraphEvent(GraphEventKind.EDGE_ADDED, target.node, edge=edge))
         return edge
 
     def disconnect(self, edge: Edge) -> int:
@@ -278,17 +301,23 @@ class Graph:
             except ValueError:
                 raise EditError(f"no edge {edge.source} → {edge.target}") from None
         del self.edges[index]
-        self._emit(GraphEvent("edge_removed", edge.target.node, edge=edge))
+        self._emit(GraphEvent(GraphEventKind.EDGE_REMOVED, edge.target.node, edge=edge))
         return index
+
+    def check_param(self, node_id: str, name: str, value: Any) -> Any:
+        """``value`` as :meth:`set_param` would store it; raises EditError (no such node) or
+        ParamError (naming the node, its type and the parameter) when it would refuse it."""
+        node = self.node(node_id)
+        return check_param(node.node_type, name, value, node_id)
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         node = self.node(node_id)
-        value = _check_param(node.node_type, name, value, node_id)
+        value = check_param(node.node_type, name, value, node_id)
         old = node.params[name]
         if old == value and type(old) is type(value):
             return
         node.params[name] = value
-        self._emit(GraphEvent("param_changed", node_id, name=name, old=old, new=value))
+        self._emit(GraphEvent(GraphEventKind.PARAM_CHANGED, node_id, name=name, old=old, new=value))
 
     def move_node(self, node_id: str, position: tuple[float, float]) -> None:
         node = self.node(node_id)
@@ -296,15 +325,15 @@ class Graph:
         if position == node.position:
             return
         old, node.position = node.position, position
-        self._emit(GraphEvent("node_moved", node_id, old=old, new=position))
+        self._emit(GraphEvent(GraphEventKind.NODE_MOVED, node_id, old=old, new=position))
 
     def set_title(self, node_id: str, title: str) -> None:
         node = self.node(node_id)
-        title = _check_title(title)
+        title = check_title(title)
         if title == node.title:
             return
         old, node.title = node.title, title
-        self._emit(GraphEvent("title_changed", node_id, old=old, new=title))
+        self._emit(GraphEvent(GraphEventKind.TITLE_CHANGED, node_id, old=old, new=title))
 
     def set_setting(self, name: str, value: Any) -> None:
         p = catalogue.SETTINGS_INDEX.get(name)
@@ -315,7 +344,7 @@ class Graph:
         if old == value:
             return
         self.settings[name] = value
-        self._emit(GraphEvent("setting_changed", name=name, old=old, new=value))
+        self._emit(GraphEvent(GraphEventKind.SETTING_CHANGED, name=name, old=old, new=value))
 
     # ------------------------------------------------------------ copies
 
@@ -324,7 +353,9 @@ class Graph:
         return Graph(copy.deepcopy(self.nodes), list(self.edges), copy.deepcopy(self.settings))
 
 
-def _check_param(t: NodeType, name: str, value: Any, node_id: str | None) -> Any:
+def check_param(t: NodeType, name: str, value: Any, node_id: str | None = None) -> Any:
+    """``value`` checked (and normalised) for parameter ``name`` of a ``t`` node; raises
+    ParamError naming the parameter, the node (when given) and the type."""
     p = t.param_index.get(name)
     if p is None:
         known = ", ".join(t.param_index) or "none"
@@ -333,9 +364,6 @@ def _check_param(t: NodeType, name: str, value: Any, node_id: str | None) -> Any
         return p.check(value)
     except ParamError as exc:
         raise ParamError(name, exc.reason, node_id, t.type_id) from None
-
-
-MAX_COORD = 1e7
 
 
 def _check_position(position: Any) -> tuple[float, float]:
@@ -349,9 +377,10 @@ def _check_position(position: Any) -> tuple[float, float]:
     return (x, y)
 
 
-def _check_title(title: Any) -> str:
+def check_title(title: Any) -> str:
+    """``title`` if it can be a node's title; raises EditError saying why not."""
     if not isinstance(title, str):
         raise EditError(f"a title must be text; got {type(title).__name__}")
-    if len(title) > 200:
-        raise EditError(f"a title must be at most 200 characters; got {len(title)}")
+    if len(title) > MAX_TITLE:
+        raise EditError(f"a title must be at most {MAX_TITLE} characters; got {len(title)}")
     return title

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph import EditError, Graph, PortRef, dumps, loads
+from graph import EditError, Graph, ParamError, PortRef, dumps, loads
 from graph.catalogue import REGISTRY
+from graph.document import MAX_TITLE, GraphEventKind, check_title
 
 TYPES = sorted(REGISTRY)
 
@@ -115,12 +116,34 @@ def test_events_are_emitted_after_each_change():
     g.set_setting("epochs", 3)
     g.remove_node(a.id)
     kinds = [e.kind for e in events]
+    assert all(isinstance(k, GraphEventKind) for k in kinds)
     assert kinds == ["node_added", "node_added", "edge_added", "param_changed", "node_moved", "title_changed",
                      "setting_changed", "edge_removed", "node_removed"]
     assert events[3].old == 8 and events[3].new == 3
     unsubscribe()
     g.add_node("ReLU")
     assert len(events) == 9
+
+
+def test_parameter_and_title_checks_answer_without_changing_anything():
+    g = Graph()
+    a = g.add_node("Linear")
+    events = []
+    g.subscribe(events.append)
+    assert g.check_param(a.id, "out_features", 3) == 3
+    with pytest.raises(ParamError, match="out_features") as refused:
+        g.check_param(a.id, "out_features", 0)
+    assert refused.value.node_id == a.id
+    with pytest.raises(ParamError, match="not a parameter of Linear"):
+        g.check_param(a.id, "nope", 1)
+    with pytest.raises(EditError):
+        g.check_param("zz", "out_features", 3)
+    assert check_title("x" * MAX_TITLE) == "x" * MAX_TITLE
+    with pytest.raises(EditError, match=f"at most {MAX_TITLE} characters"):
+        check_title("x" * (MAX_TITLE + 1))
+    with pytest.raises(EditError, match="must be text"):
+        check_title(3)
+    assert a.params["out_features"] != 0 and not events
 
 
 def test_connect_refusals_say_why():
