@@ -37,6 +37,9 @@ class GraphCommand(QUndoCommand):
     def __init__(self, graph: Graph, text: str):
         super().__init__(text)
         self.graph = graph
+        # The content token of the state this command leaves (set by the Document when it
+        # pushes the command: see designer.document).
+        self.content_token = 0
 
 
 class AddNodeCommand(GraphCommand):
@@ -136,6 +139,7 @@ class SetParamCommand(GraphCommand):
             return False
         self.new = other.new
         self.stamp = other.stamp
+        self.content_token = other.content_token  # a new value: a new content
         if self.new == self.old and type(self.new) is type(self.old):
             self.setObsolete(True)
         return True

@@ -13,10 +13,16 @@ Invariants:
   of events into one recomputation and one ``analysis_changed`` signal.
 * "Modified" is the undo stack's clean state, plus a flag for a document that came from a
   recovery file (it has unsaved changes even though its undo stack is empty).
+* ``content_token()`` names what the graph holds, positions aside: it changes with every edit
+  but a move, and undoing back to a state gives that state's token back. A run records the token
+  of the graph it trained, so an export knows whether that run's weights fit the graph as it is
+  now without comparing file texts. Each command carries the token of the state it leaves
+  (a move keeps the one before it; a merged edit takes the newer one); a token is never reused.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import weakref
@@ -28,8 +34,8 @@ from PySide6.QtGui import QUndoStack
 
 from graph import catalogue, fileformat
 from graph.analysis import Analysis, Finding, analyze, apply_fix
-from graph.document import MAX_COORD, Edge, Graph, GraphEvent, PortRef
-from graph.errors import EditError, GraphError, ParamError
+from graph.document import MAX_COORD, Edge, Graph, GraphEvent, PortRef, check_param, check_title
+from graph.errors import EditError, GraphError
 from graph.layout import layered_layout
 
 from .commands import (
@@ -37,6 +43,7 @@ from .commands import (
     ApplyFixCommand,
     ConnectCommand,
     DisconnectCommand,
+    GraphCommand,
     MoveNodesCommand,
     PasteCommand,
     RemoveItemsCommand,
@@ -67,6 +74,8 @@ class Document(QObject):
         self._analysis_timer.setInterval(0)
         self._analysis_timer.timeout.connect(self._on_analysis_timer_timeout)
         self.change_count = 0  # bumps on every graph event: autosave compares it
+        self._tokens = itertools.count(1)
+        self._base_token = next(self._tokens)  # the content token of the state with nothing to undo
 
     # ------------------------------------------------------------------ state
 
@@ -93,6 +102,16 @@ class Document(QObject):
     def text(self) -> str:
         return fileformat.dumps(self._graph)
 
+    def content_token(self) -> int:
+        """The graph's content as it is now, positions aside (see the module's invariants): equal
+        tokens mean the same nodes, parameters, titles, wires and settings."""
+        index = self.undo_stack.index()
+        if index == 0:
+            return self._base_token
+        command = self.undo_stack.command(index - 1)
+        assert isinstance(command, GraphCommand)  # only this document pushes commands
+        return command.content_token
+
     def analysis(self) -> Analysis:
         """The analysis of the graph as it is now (recomputed if an edit made it stale)."""
         if self._analysis is None:
@@ -108,6 +127,7 @@ class Document(QObject):
         self._unsubscribe = self._graph.subscribe(_weak_listener(self._on_graph_event))
         self.undo_stack.clear()
         self.undo_stack.setClean()
+        self._base_token = next(self._tokens)
         was_modified = self._recovered
         self._recovered = recovered
         self._path = os.path.abspath(path) if path else ""
@@ -141,15 +161,11 @@ class Document(QObject):
                  params: dict[str, Any] | None = None, title: str = "") -> str:
         t = catalogue.get(type_id)
         for name, value in (params or {}).items():
-            p = t.param_index.get(name)
-            if p is None:
-                raise ParamError(name, f"is not a parameter of {t.type_id}", None, t.type_id)
-            p.check(value)
+            check_param(t, name, value)
         position = _clamp_position(position)
-        if not isinstance(title, str) or len(title) > 200:
-            raise EditError("a title must be text of at most 200 characters")
+        check_title(title)
         cmd = AddNodeCommand(self._graph, t.type_id, position, params, title)
-        self.undo_stack.push(cmd)
+        self._push(cmd)
         return cmd.node_id
 
     def remove_items(self, node_ids: Sequence[str], edges: Sequence[Edge] = ()) -> None:
@@ -159,22 +175,22 @@ class Document(QObject):
         if not node_ids and not edges:
             return
         if not node_ids and len(edges) == 1:
-            self.undo_stack.push(DisconnectCommand(self._graph, edges[0]))
+            self._push(DisconnectCommand(self._graph, edges[0]))
             return
-        self.undo_stack.push(RemoveItemsCommand(self._graph, node_ids, edges))
+        self._push(RemoveItemsCommand(self._graph, node_ids, edges))
 
     def connect(self, source: PortRef, target: PortRef) -> Edge:
         problem = self._graph.connect_problem(source, target)
         if problem:
             raise EditError(problem)
         cmd = ConnectCommand(self._graph, source, target)
-        self.undo_stack.push(cmd)
+        self._push(cmd)
         return cmd.edge
 
     def disconnect(self, edge: Edge) -> None:
         if edge not in self._graph.edges:
             raise EditError(f"no wire {edge.source} → {edge.target}")
-        self.undo_stack.push(DisconnectCommand(self._graph, edge))
+        self._push(DisconnectCommand(self._graph, edge))
 
     def move_nodes(self, positions: dict[str, tuple[float, float]], text: str = "") -> None:
         moves = {}
@@ -183,28 +199,23 @@ class Document(QObject):
             if self._graph.node(nid).position != pos:
                 moves[nid] = pos
         if moves:
-            self.undo_stack.push(MoveNodesCommand(self._graph, moves, text))
+            self._push(MoveNodesCommand(self._graph, moves, text), moves_only=True)
 
     def set_param(self, node_id: str, name: str, value: Any, merge: bool = False) -> None:
-        node = self._graph.node(node_id)
-        p = node.node_type.param_index.get(name)
-        if p is None:
-            raise ParamError(name, f"is not a parameter of {node.type}", node_id, node.type)
-        try:
-            value = p.check(value)
-        except ParamError as exc:
-            raise ParamError(name, exc.reason, node_id, node.type) from None
-        old = node.params[name]
+        value = self._graph.check_param(node_id, name, value)
+        old = self._graph.nodes[node_id].params[name]
         if old == value and type(old) is type(value):
             return
-        self.undo_stack.push(SetParamCommand(self._graph, node_id, name, value, merge))
+        self._push(SetParamCommand(self._graph, node_id, name, value, merge))
 
     def set_title(self, node_id: str, title: str) -> None:
         node = self._graph.node(node_id)
-        if not isinstance(title, str) or len(title) > 200:
-            raise EditError(f"{node.label()}: a title must be text of at most 200 characters")
+        try:
+            check_title(title)
+        except EditError as exc:
+            raise EditError(f"{node.label()}: {exc}") from None
         if title != node.title:
-            self.undo_stack.push(SetTitleCommand(self._graph, node_id, title))
+            self._push(SetTitleCommand(self._graph, node_id, title))
 
     def set_setting(self, name: str, value: Any) -> None:
         p = catalogue.SETTINGS_INDEX.get(name)
@@ -212,14 +223,14 @@ class Document(QObject):
             raise EditError(f"unknown setting {name!r}")
         value = p.check(value)
         if self._graph.settings[name] != value:
-            self.undo_stack.push(SetSettingCommand(self._graph, name, value))
+            self._push(SetSettingCommand(self._graph, name, value))
 
     def apply_fix(self, finding: Finding) -> None:
         """Apply a finding's fix as one undoable step (tried on a copy first)."""
         if finding.fix is None:
             raise EditError(f"no fix is offered for: {finding.message}")
         apply_fix(self._graph.copy(), finding.fix)  # raises GraphError if it no longer applies
-        self.undo_stack.push(ApplyFixCommand(self._graph, finding.fix))
+        self._push(ApplyFixCommand(self._graph, finding.fix))
 
     def paste(self, fragment: Graph, offset: tuple[float, float], text: str = "Paste") -> list[str]:
         """Add ``fragment``'s nodes (fresh ids, shifted) and the edges among them; returns new ids."""
@@ -228,8 +239,13 @@ class Document(QObject):
         trial = PasteCommand(self._graph.copy(), fragment, offset, text)
         trial.redo()  # raises GraphError (e.g. positions out of range) before anything is pushed
         cmd = PasteCommand(self._graph, fragment, offset, text)
-        self.undo_stack.push(cmd)
+        self._push(cmd)
         return list(cmd.result or [])
+
+    def _push(self, command: GraphCommand, moves_only: bool = False) -> None:
+        """Push ``command`` with the content token of the state it leaves (module invariants)."""
+        command.content_token = self.content_token() if moves_only else next(self._tokens)
+        self.undo_stack.push(command)
 
     def auto_layout(self, heights: dict[str, float] | None = None) -> None:
         if self._graph.nodes:
