@@ -3,8 +3,14 @@
 ``analyze(graph)`` recomputes everything from the model; nothing here is stored in the document.
 A :class:`Finding` names the node, a severity (``error`` blocks training, ``warning`` is a likely
 mistake, ``info`` explains what the graph will show) and, where one exists, a :class:`Fix`: a
-short list of plain-data edit operations that :func:`apply_fix` performs through the document's
-mutation methods (the designer wraps them into one undoable step).
+label and a tuple of edit operations (frozen dataclasses, ``graph.catalogue.findings``) that
+:func:`apply_fix` performs through the document's mutation methods (the designer wraps them
+into one undoable step).
+
+What is checked comes from the node types: each type's shape rule (whose ``ShapeError.hint``
+becomes a fix), each type's ``lint`` rule, and the few rules about the graph as a whole
+(one data set, one loss, one optimizer, everything leads to the loss) that live here. The
+catalogue is a parameter (``analyze(graph, catalogue=...)``), the application's by default.
 
 A Dataset node whose data cannot be described (a missing or unreadable file, a path that is a
 device or a FIFO, a malformed CSV) gets a :data:`DATA_FINDING` error, apart from shape errors,
@@ -13,42 +19,42 @@ so that the runtime can report it as a data problem of that node (``runtime.buil
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalogue, datasets
-from .catalogue import RuleContext
+from . import catalogue as _catalogue
+from . import datasets
+from .catalogue import (
+    SEVERITIES,
+    Bridge,
+    Catalogue,
+    Finding,
+    Fix,
+    FixOp,
+    InsertBefore,
+    NodeType,
+    Replace,
+    RuleContext,
+    SetParam,
+)
 from .document import Edge, Graph, PortRef
-from .errors import DatasetError, EditError, GraphError, ShapeError
-from .tensors import TensorInfo, format_shape
+from .errors import (
+    ClassCountHint,
+    DatasetError,
+    EditError,
+    FixHint,
+    GraphError,
+    InsertHint,
+    SetParamHint,
+    ShapeError,
+)
+from .tensors import TensorInfo
 
-PARAMETRIC = {"Linear", "Conv1d", "Conv2d", "Maxout", "Embedding", "LSTM", "GRU"}
-# Nodes that keep a map linear: two Linear layers joined only through these collapse into one.
-LINEAR_PASSTHROUGH = {"Dropout", "Identity", "BatchNorm1d", "Flatten", "Reshape"}
 NONLINEAR_SETS = {"xor", "moons", "circles", "spirals"}
 DATA_FINDING = "data"  # the code of a Dataset node's finding when its data cannot be read
 
-
-@dataclass(frozen=True)
-class Fix:
-    label: str
-    ops: tuple[dict, ...]
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: str  # "error", "warning" or "info"
-    code: str
-    message: str
-    node_id: str | None = None
-    fix: Fix | None = None
-
-    def text(self, graph: Graph | None = None) -> str:
-        where = ""
-        if self.node_id:
-            node = graph.nodes.get(self.node_id) if graph else None
-            where = (node.label() if node else f"'{self.node_id}'") + ": "
-        return f"{self.severity}: {where}{self.message}"
+__all__ = ["DATA_FINDING", "Analysis", "Finding", "Fix", "FixOp", "analyze", "apply_fix"]
 
 
 @dataclass
@@ -86,50 +92,107 @@ class Analysis:
         return outs.get("output") or next(iter(outs.values()), None)
 
 
-def analyze(graph: Graph, base_dir: str | None = None) -> Analysis:
-    result = Analysis()
-    ctx = RuleContext(base_dir)
-    add = result.findings.append
+@dataclass
+class _Pass:
+    """One analysis in progress: the graph, the catalogue its types come from, the result."""
+
+    graph: Graph
+    types: Catalogue
+    result: Analysis
+    ctx: RuleContext
+
+    def type_of(self, node_id: str | None) -> NodeType | None:
+        node = self.graph.nodes.get(node_id) if node_id is not None else None
+        return self.types.get(node.type) if node is not None else None
+
+    def of(self, category: str) -> list[str]:
+        return [nid for nid, n in self.graph.nodes.items() if self.types.get(n.type).category == category]
+
+    def add(self, finding: Finding) -> None:
+        self.result.findings.append(finding)
+
+    # ---- graph.catalogue.LintView
+
+    def type_id(self, node_id: str | None) -> str | None:
+        t = self.type_of(node_id)
+        return t.type_id if t is not None else None
+
+    def source(self, node_id: str, port: str = "input") -> str | None:
+        edges = self.graph.edges_into(node_id, port)
+        return edges[0].source.node if len(edges) == 1 else None
+
+    def input_info(self, node_id: str, port: str = "input") -> TensorInfo | None:
+        info = self.result.inputs.get(node_id, {}).get(port)
+        return info if isinstance(info, TensorInfo) else None
+
+    def output_info(self, node_id: str | None) -> TensorInfo | None:
+        return self.result.output_info(node_id) if node_id is not None else None
+
+    def params(self, node_id: str) -> dict[str, Any]:
+        return self.graph.nodes[node_id].params
+
+    def analysed(self, node_id: str) -> bool:
+        return node_id in self.result.outputs
+
+
+def analyze(graph: Graph, base_dir: str | None = None, *, catalogue: Catalogue | None = None) -> Analysis:
+    """Shapes, counts and findings of ``graph`` (node types from ``catalogue``, the
+    application's by default), worst findings first, then in document order."""
+    run = _Pass(graph, catalogue or _catalogue.CATALOGUE, Analysis(), RuleContext(base_dir))
     into: dict[tuple[str, str], list[Edge]] = {}  # one pass instead of a scan per port
     for e in graph.edges:
         into.setdefault((e.target.node, e.target.port), []).append(e)
     for nid in graph.topological_order():
-        node = graph.nodes[nid]
-        t = node.node_type
-        ins: dict[str, Any] = {}
-        ready = True
-        for port in t.inputs:
-            edges = into.get((nid, port.name), [])
-            infos = [result.outputs.get(e.source.node, {}).get(e.source.port) for e in edges]
-            if not edges and not port.optional:
-                add(Finding("error", "unconnected", f"input '{port.name}' is not connected", nid))
-                ready = False
-                continue
-            if any(i is None for i in infos):
-                ready = False  # an upstream node failed; its finding says why
-                continue
-            if port.many:
-                ins[port.name] = infos
-            elif infos:
-                ins[port.name] = infos[0]
-        if not ready:
-            continue
-        problem = _data_problem(node.params, ctx) if node.type == "Dataset" else None
-        if problem is not None:
-            add(Finding("error", DATA_FINDING, problem, nid))
-            continue
-        try:
-            result.outputs[nid] = t.infer(node.params, ins, ctx)
-            result.inputs[nid] = ins
-            result.params[nid] = t.count(node.params, ins)
-        except ShapeError as exc:
-            add(Finding("error", "shape", str(exc), nid, _fix_for(graph, nid, getattr(exc, "hint", None))))
-    _structure(graph, result)
-    _lint(graph, result)
-    order = {"error": 0, "warning": 1, "info": 2}
+        _infer(run, nid, into)
+    _structure(run)
+    for nid in graph.nodes:
+        t = run.type_of(nid)
+        if t is not None and t.lint is not None:
+            for finding in t.lint(run, nid):
+                run.add(finding)
+    _lint_linear_model(run)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
     node_pos = {nid: i for i, nid in enumerate(graph.nodes)}
-    result.findings.sort(key=lambda f: (order[f.severity], node_pos.get(f.node_id, -1)))
-    return result
+    run.result.findings.sort(key=lambda f: (order[f.severity], node_pos.get(f.node_id, -1)))
+    return run.result
+
+
+def _gather_inputs(run: _Pass, nid: str, into: dict[tuple[str, str], list[Edge]]) -> dict[str, Any] | None:
+    """What reaches each input port of ``nid``; None when something is missing (said by a finding
+    here for an unconnected port, upstream for a node that failed)."""
+    ins: dict[str, Any] = {}
+    ready = True
+    for port in run.type_of(nid).inputs:  # type: ignore[union-attr]
+        edges = into.get((nid, port.name), [])
+        infos = [run.result.outputs.get(e.source.node, {}).get(e.source.port) for e in edges]
+        if not edges and not port.optional:
+            run.add(Finding("error", "unconnected", f"input '{port.name}' is not connected", nid))
+            ready = False
+        elif any(i is None for i in infos):
+            ready = False  # an upstream node failed; its finding says why
+        elif port.many:
+            ins[port.name] = infos
+        elif infos:
+            ins[port.name] = infos[0]
+    return ins if ready else None
+
+
+def _infer(run: _Pass, nid: str, into: dict[tuple[str, str], list[Edge]]) -> None:
+    node, t = run.graph.nodes[nid], run.type_of(nid)
+    assert t is not None
+    ins = _gather_inputs(run, nid, into)
+    if ins is None:
+        return
+    problem = _data_problem(node.params, run.ctx) if t.category == "data" else None
+    if problem is not None:
+        run.add(Finding("error", DATA_FINDING, problem, nid))
+        return
+    try:
+        run.result.outputs[nid] = t.infer(node.params, ins, run.ctx)
+        run.result.inputs[nid] = ins
+        run.result.params[nid] = t.count(node.params, ins)
+    except ShapeError as exc:
+        run.add(Finding("error", "shape", str(exc), nid, _fix_for(run, nid, exc.hint)))
 
 
 def _data_problem(params: dict, ctx: RuleContext) -> str | None:
@@ -144,167 +207,122 @@ def _data_problem(params: dict, ctx: RuleContext) -> str | None:
 
 # ------------------------------------------------------------------ structure
 
+_ONE_OF_EACH = (
+    ("data", "no-data", "the graph has no Dataset node: add one from the palette's Data section",
+     "many-data", "only one Dataset node per graph is supported"),
+    ("loss", "no-loss", "the graph has no loss: nothing tells training what to minimise "
+                        "(add e.g. CrossEntropyLoss for classes or MSELoss for numbers)",
+     "many-losses", "only one loss per graph is supported"),
+    ("optimizer", "no-optimizer", "the graph has no optimizer: add one (Adam is a good start) and wire the loss into it",
+     "many-optimizers", "only one optimizer per graph is supported"),
+)
 
-def _of(graph: Graph, category: str) -> list[str]:
-    return [nid for nid, n in graph.nodes.items() if n.node_type.category == category]
 
-
-def _structure(graph: Graph, a: Analysis) -> None:
-    add = a.findings.append
-    data, losses, opts = _of(graph, "data"), _of(graph, "loss"), _of(graph, "optimizer")
-    if not data:
-        add(Finding("error", "no-data", "the graph has no Dataset node: add one from the palette's Data section"))
-    for extra in data[1:]:
-        add(Finding("error", "many-data", "only one Dataset node per graph is supported", extra))
-    if not losses:
-        add(Finding("error", "no-loss", "the graph has no loss: nothing tells training what to minimise "
-                                        "(add e.g. CrossEntropyLoss for classes or MSELoss for numbers)"))
-    for extra in losses[1:]:
-        add(Finding("error", "many-losses", "only one loss per graph is supported", extra))
-    if not opts:
-        add(Finding("error", "no-optimizer", "the graph has no optimizer: add one (Adam is a good start) and wire the loss into it"))
-    for extra in opts[1:]:
-        add(Finding("error", "many-optimizers", "only one optimizer per graph is supported", extra))
+def _structure(run: _Pass) -> None:
+    for category, none_code, none_text, many_code, many_text in _ONE_OF_EACH:
+        ids = run.of(category)
+        if not ids:
+            run.add(Finding("error", none_code, none_text))
+        for extra in ids[1:]:
+            run.add(Finding("error", many_code, many_text, extra))
+    losses = run.of("loss")
     for nid in losses:
-        if not graph.edges_from(nid, "loss"):
-            add(Finding("error", "loss-unused", "the loss is not wired to an optimizer, so nothing is trained", nid))
-    # Everything should lie on a path into the loss; otherwise it is never trained or used.
+        if not run.graph.edges_from(nid, "loss"):
+            run.add(Finding("error", "loss-unused", "the loss is not wired to an optimizer, so nothing is trained", nid))
     if losses:
-        preds: dict[str, list[str]] = {}
-        for e in graph.edges:
-            preds.setdefault(e.target.node, []).append(e.source.node)
-        feeds = set()
-        stack = list(losses)
-        while stack:
-            nid = stack.pop()
-            if nid in feeds:
-                continue
+        _unused_model_nodes(run, losses)
+    for nid in run.of("schedule"):
+        if not run.graph.edges_from(nid):
+            run.add(Finding("warning", "unused", "this schedule is not wired to an optimizer's schedule input", nid))
+
+
+def _unused_model_nodes(run: _Pass, losses: list[str]) -> None:
+    """Everything should lie on a path into the loss; otherwise it is never trained or used."""
+    preds: dict[str, list[str]] = {}
+    for e in run.graph.edges:
+        preds.setdefault(e.target.node, []).append(e.source.node)
+    feeds: set[str] = set()
+    stack = list(losses)
+    while stack:
+        nid = stack.pop()
+        if nid not in feeds:
             feeds.add(nid)
             stack.extend(preds.get(nid, ()))
-        for nid, node in graph.nodes.items():
-            cat = node.node_type.category
-            if cat in ("layer", "activation") and nid not in feeds:
-                add(Finding("warning", "unused", "this node does not lead to the loss, so it is neither trained nor used", nid))
-    for nid in _of(graph, "schedule"):
-        if not graph.edges_from(nid):
-            add(Finding("warning", "unused", "this schedule is not wired to an optimizer's schedule input", nid))
+    for nid in run.graph.nodes:
+        if run.type_of(nid).category in ("layer", "activation") and nid not in feeds:  # type: ignore[union-attr]
+            run.add(Finding("warning", "unused", "this node does not lead to the loss, so it is neither trained nor used", nid))
 
 
-# ------------------------------------------------------------------ lint
+# ------------------------------------------------------------------ whole-model lint
 
 
-def _source(graph: Graph, nid: str, port: str = "input") -> str | None:
-    edges = graph.edges_into(nid, port)
-    return edges[0].source.node if len(edges) == 1 else None
-
-
-def _type(graph: Graph, nid: str | None) -> str | None:
-    return graph.nodes[nid].type if nid in graph.nodes else None
-
-
-def _lint(graph: Graph, a: Analysis) -> None:
-    add = a.findings.append
-    for nid, node in graph.nodes.items():
-        t = node.type
-        if t == "CrossEntropyLoss":
-            src = _source(graph, nid, "prediction")
-            if _type(graph, src) in ("Softmax", "LogSoftmax"):
-                add(Finding("warning", "double-softmax",
-                            f"CrossEntropyLoss applies softmax itself; the {_type(graph, src)} before it applies it twice "
-                            "(gradients shrink and training slows): feed it raw scores", nid,
-                            Fix(f"Remove the {_type(graph, src)} before the loss", ({"op": "bridge", "node": src, "into": nid},))))
-        elif t == "NLLLoss":
-            src = _source(graph, nid, "prediction")
-            st = _type(graph, src)
-            if st == "Softmax":
-                add(Finding("warning", "nll-softmax", "NLLLoss expects log-probabilities but Softmax gives probabilities", nid,
-                            Fix("Replace Softmax with LogSoftmax", ({"op": "replace", "node": src, "type": "LogSoftmax"},))))
-            elif src and st != "LogSoftmax":
-                add(Finding("warning", "nll-no-logsoftmax", "NLLLoss expects log-probabilities: put a LogSoftmax before it", nid,
-                            Fix("Insert LogSoftmax before the loss", ({"op": "insert", "type": "LogSoftmax", "node": nid, "port": "prediction"},))))
-        elif t == "BCELoss":
-            src = _source(graph, nid, "prediction")
-            if src and _type(graph, src) != "Sigmoid":
-                add(Finding("warning", "bce-no-sigmoid",
-                            "BCELoss expects probabilities in (0, 1) but its input is not a Sigmoid; "
-                            "BCEWithLogitsLoss takes raw scores and is numerically stable", nid,
-                            Fix("Replace BCELoss with BCEWithLogitsLoss", ({"op": "replace", "node": nid, "type": "BCEWithLogitsLoss"},))))
-        elif t == "BCEWithLogitsLoss":
-            src = _source(graph, nid, "prediction")
-            if _type(graph, src) == "Sigmoid":
-                add(Finding("warning", "double-sigmoid", "BCEWithLogitsLoss applies a sigmoid itself; the Sigmoid before it applies it twice", nid,
-                            Fix("Remove the Sigmoid before the loss", ({"op": "bridge", "node": src, "into": nid},))))
-        elif t == "Linear":
-            x = a.inputs.get(nid, {}).get("input")
-            if x is not None and len(x.shape) > 1:
-                add(Finding("warning", "flatten-needed",
-                            f"Linear acts on the last axis only of its {format_shape(x.shape)} input: "
-                            "insert a Flatten to connect every value", nid,
-                            Fix("Insert Flatten before this layer", ({"op": "insert", "type": "Flatten", "node": nid, "port": "input"},))))
-            prev = _source(graph, nid)
-            while prev and _type(graph, prev) in LINEAR_PASSTHROUGH:
-                prev = _source(graph, prev)
-            if prev and _type(graph, prev) == "Linear" and nid in a.outputs and prev in a.outputs:
-                n_in = a.inputs[prev]["input"].shape[-1]
-                mid = graph.nodes[prev].params["out_features"]
-                out = node.params["out_features"]
-                add(Finding("warning", "linear-collapse",
-                            f"two Linear layers with no activation between them collapse into one linear map "
-                            f"({n_in}×{mid} then {mid}×{out} is just one {n_in}×{out} matrix): add an activation",
-                            nid, Fix("Insert ReLU between the layers", ({"op": "insert", "type": "ReLU", "node": nid, "port": "input"},))))
-    _lint_linear_model(graph, a)
-
-
-def _lint_linear_model(graph: Graph, a: Analysis) -> None:
-    """A model with one parametric layer on a set no straight line separates: say what to expect."""
-    data = _of(graph, "data")
-    if len(data) != 1 or graph.nodes[data[0]].params["dataset"] not in NONLINEAR_SETS:
+def _lint_linear_model(run: _Pass) -> None:
+    """A model with one learned map on a set no straight line separates: say what to expect."""
+    data = run.of("data")
+    if len(data) != 1 or run.graph.nodes[data[0]].params["dataset"] not in NONLINEAR_SETS:
         return
-    layers = [nid for nid, n in graph.nodes.items() if n.type in PARAMETRIC]
+    layers = [nid for nid in run.graph.nodes if run.type_of(nid).weighted]  # type: ignore[union-attr]
     if len(layers) == 1:
-        name = graph.nodes[data[0]].params["dataset"]
-        a.findings.append(Finding(
+        name = run.graph.nodes[data[0]].params["dataset"]
+        run.add(Finding(
             "info", "linear-model",
             f"a single layer draws one straight line (a hyperplane) through the input: it cannot separate "
             f"the '{name}' classes; add a hidden layer with an activation to bend the boundary", layers[0]))
 
 
-def _fix_for(graph: Graph, nid: str, hint: Any) -> Fix | None:
-    if hint is None:
-        return None
-    if hint.code == "set-param":
-        name, value = hint.data["name"], hint.data["value"]
-        return Fix(f"Set {name} to {value}", ({"op": "set_param", "node": nid, "name": name, "value": value},))
-    if hint.code == "insert-flatten":
-        return Fix("Insert Flatten before this layer", ({"op": "insert", "type": "Flatten", "node": nid, "port": "input"},))
-    if hint.code == "class-count":
-        prev = _source(graph, nid, "prediction")
-        while prev and (graph.nodes[prev].node_type.category == "activation" or _type(graph, prev) == "Dropout"):
-            prev = _source(graph, prev)
-        if prev and _type(graph, prev) in ("Linear", "Maxout"):
-            n = hint.data["classes"]
-            return Fix(f"Set out_features of '{prev}' to {n}", ({"op": "set_param", "node": prev, "name": "out_features", "value": n},))
+# ------------------------------------------------------------------ fixes
+
+
+def _fix_for(run: _Pass, nid: str, hint: FixHint | None) -> Fix | None:
+    if isinstance(hint, SetParamHint):
+        return Fix(f"Set {hint.name} to {hint.value}", (SetParam(nid, hint.name, hint.value),))
+    if isinstance(hint, InsertHint):
+        return Fix(f"Insert {hint.type_id} before this layer", (InsertBefore(nid, hint.port, hint.type_id),))
+    if isinstance(hint, ClassCountHint):
+        layer = _output_layer(run, nid)
+        if layer is not None:
+            n = hint.classes
+            return Fix(f"Set out_features of '{layer}' to {n}", (SetParam(layer, "out_features", n),))
     return None
 
 
-# ------------------------------------------------------------------ fixes
+def _output_layer(run: _Pass, loss: str) -> str | None:
+    """The layer with ``out_features`` that decides the prediction's size, if one does: the
+    loss's source, past activations and nodes that keep their input's shape."""
+    for prev in _upstream(run, run.source(loss, "prediction")):
+        t = run.type_of(prev)
+        if t is not None and "out_features" in t.param_index:
+            return prev
+        if t is None or not (t.category == "activation" or (t.keeps_linear and _keeps_shape(run, prev))):
+            return None
+    return None
+
+
+def _upstream(run: _Pass, nid: str | None) -> Iterator[str]:
+    while nid is not None:
+        yield nid
+        nid = run.source(nid)
+
+
+def _keeps_shape(run: _Pass, nid: str) -> bool:
+    x = run.input_info(nid)
+    return x is not None and run.output_info(nid) == x
 
 
 def apply_fix(graph: Graph, fix: Fix) -> list[str]:
     """Perform a fix's operations through the document's mutations; returns ids of created nodes."""
     created: list[str] = []
     for op in fix.ops:
-        kind = op["op"]
-        if kind == "set_param":
-            graph.set_param(op["node"], op["name"], op["value"])
-        elif kind == "insert":
-            created.append(_insert_before(graph, op["node"], op["port"], op["type"]))
-        elif kind == "bridge":
-            _bridge(graph, op["node"], op.get("into"))
-        elif kind == "replace":
-            created.append(_replace(graph, op["node"], op["type"]))
+        if isinstance(op, SetParam):
+            graph.set_param(op.node, op.name, op.value)
+        elif isinstance(op, InsertBefore):
+            created.append(_insert_before(graph, op.node, op.port, op.type))
+        elif isinstance(op, Bridge):
+            _bridge(graph, op.node, op.into)
+        elif isinstance(op, Replace):
+            created.append(_replace(graph, op.node, op.type))
         else:
-            raise GraphError(f"unknown fix operation {kind!r}")
+            raise GraphError(f"unknown fix operation {op!r}")
     return created
 
 
@@ -340,7 +358,7 @@ def _bridge(graph: Graph, nid: str, into: str | None) -> None:
 
 def _replace(graph: Graph, nid: str, type_id: str) -> str:
     old = graph.node(nid)
-    t = catalogue.get(type_id)
+    t = _catalogue.get(type_id)
     params = {k: v for k, v in old.params.items() if k in t.param_index}
     index = list(graph.nodes).index(nid)
     edges = [(i, e) for i, e in enumerate(graph.edges) if nid in (e.source.node, e.target.node)]

@@ -2,9 +2,16 @@
 
 Every error names what is wrong and where: the node id and type, the parameter, the JSON path.
 All derive from :class:`GraphError` so callers can catch the package's errors in one place.
+
+A :class:`ShapeError` may carry a :data:`FixHint`: one of three frozen dataclasses saying which
+single edit would make the node's shapes agree. The analysis turns a hint into a one-click fix
+(``graph.analysis``); the hint vocabulary is this closed set, so a shape rule cannot invent one.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 
 class GraphError(Exception):
@@ -27,8 +34,41 @@ class EditError(GraphError, ValueError):
     """A mutation of the graph was refused (unknown port, cycle, port already connected...)."""
 
 
+@dataclass(frozen=True)
+class SetParamHint:
+    """Setting the node's parameter ``name`` to ``value`` makes its shapes agree."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class InsertHint:
+    """A node of type ``type_id`` inserted before the node's input ``port`` makes its shapes agree."""
+
+    type_id: str
+    port: str = "input"
+
+
+@dataclass(frozen=True)
+class ClassCountHint:
+    """The prediction must have ``classes`` outputs per sample: the layer that makes it must change."""
+
+    classes: int
+
+
+FixHint = SetParamHint | InsertHint | ClassCountHint
+
+
 class ShapeError(GraphError):
-    """A node cannot accept the tensors that reach it."""
+    """A node cannot accept the tensors that reach it; ``hint`` names the one edit that fixes it, if any."""
+
+    def __init__(self, message: str, hint: FixHint | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+    def __reduce__(self) -> tuple:  # keep the hint across pickling (the worker process)
+        return type(self), (str(self), self.hint)
 
 
 class DatasetError(GraphError):

@@ -1,5 +1,6 @@
-"""One parametrised test over every registered node type: defaults validate, out-of-range values
-are refused with a message naming the parameter, and a node round-trips through JSON."""
+"""One parametrised test over every registered node type: defaults validate (with the example
+input the type declares), out-of-range values are refused with a message naming the parameter, a
+node round-trips through JSON, and the per-type facts are consistent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 from graph import Graph, ParamError, dumps, loads
 from graph.catalogue import CATEGORIES, REGISTRY, SETTINGS, by_category, get
 from graph.errors import GraphError
-from tests.graph.helpers import example_inputs
 
 TYPES = sorted(REGISTRY)
 
@@ -45,10 +45,11 @@ def test_defaults_validate(type_id):
     for p in t.params:
         assert p.doc, f"{type_id}.{p.name} has no doc"
         assert p.check(p.default) == p.default
-    outs = t.infer(t.defaults(), example_inputs(type_id))
+    params, inputs = t.example_params(), t.example_inputs()
+    outs = t.infer(params, inputs)
     assert set(outs) == {p.name for p in t.outputs}
-    assert t.count(t.defaults(), example_inputs(type_id)) >= 0
-    kwargs = t.torch_kwargs(t.defaults(), example_inputs(type_id))
+    assert t.count(params, inputs) >= 0
+    kwargs = t.torch_kwargs(params, inputs)
     assert isinstance(kwargs, dict)
     assert t.torch, f"{type_id} names no torch target"
 
