@@ -9,15 +9,21 @@ node and returns a :class:`GraphModule`. ``training_plan(graph)`` describes the 
 Invariants:
 
 * The model holds exactly the layer and activation nodes that lead into the loss's
-  ``prediction`` input, created in ``graph.topological_order()`` (ties in document order). Each
+  ``prediction`` input (:func:`model_nodes`, the one traversal, which the exporter uses too),
+  created in ``graph.topological_order()`` (ties in document order). Each
   parametric module's ``weight_init``/``bias_init`` is applied right after the module is created,
   with the global torch RNG (``modules.apply_init``). Seed before building for a reproducible
   model; the exporter creates the same modules in the same order.
 * Constructor arguments come only from ``NodeType.torch_kwargs(params, inputs)`` with the input
   shapes ``graph.analyze`` inferred: one source of truth shared with the exporter.
-* Targets resolve through fixed allow-lists derived from the catalogue (``nn.X`` → ``torch.nn.X``
-  only for the X the catalogue names; ``custom.X`` → ``runtime.modules``; ``fn.x`` →
-  ``modules.FUNCTIONS``); nothing read from a file is ever passed to ``getattr``.
+* Targets resolve through fixed allow-lists derived from the catalogue (:class:`Targets`:
+  ``nn.X`` and ``recurrent.X`` → ``torch.nn.X`` only for the X the catalogue names; ``custom.X``
+  and the types' ``dropconnect`` classes → ``runtime.modules``; ``fn.x`` → ``modules.FUNCTIONS``);
+  nothing read from a file is ever passed to ``getattr``.
+* Every per-type fact comes from the node's ``NodeType``: how its module is called and what it
+  passes on (``call``, applied by :func:`called`), its DropConnect class, which diagnostics
+  watch it (``NodeInfo.relu_like``/``saturating``), the loss's family and binary threshold
+  (:class:`TrainingPlan`). Nothing here is keyed by type id.
 * Submodules are registered under ``runtime.names.attribute_names(graph.nodes)`` (node ``n3`` →
   attribute ``n3``), so ``state_dict`` keys (``n3.weight``) equal the exported script's.
 * ``forward(x)`` takes the features batch and returns the prediction (the tensor entering the
@@ -36,8 +42,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from graph import catalogue
+from graph import catalogue as _catalogue
 from graph.analysis import DATA_FINDING, Analysis, analyze
+from graph.catalogue import Call, Catalogue, InputFn, NodeType
 from graph.document import Graph
 from graph.tensors import TensorInfo
 
@@ -46,62 +53,101 @@ from .errors import BuildError, DataError, NodeError
 from .names import attribute_names
 
 
-def _allowed(prefix: str) -> frozenset[str]:
-    return frozenset(t.torch[len(prefix):] for t in catalogue.REGISTRY.values() if t.torch.startswith(prefix))
+@dataclass(frozen=True)
+class Targets:
+    """The only names that may be looked up on ``torch.nn``, ``torch.optim`` and
+    ``runtime.modules``: those a catalogue declares (``nn.X`` and ``recurrent.X`` targets, the
+    ``custom.X`` targets and DropConnect classes, losses, optimizers, schedules)."""
+
+    nn: frozenset[str]
+    custom: dict[str, type[nn.Module]]
+    losses: frozenset[str]
+    optimizers: frozenset[str]
+    schedulers: frozenset[str]
+
+    @classmethod
+    def of(cls, types: Catalogue) -> Targets:
+        def named(*kinds: str) -> frozenset[str]:
+            return frozenset(t.target_name for t in types if t.target_kind in kinds)
+
+        custom = named("custom") | {t.dropconnect for t in types if t.dropconnect}
+        classes = {name: getattr(modules, name) for name in sorted(custom)}
+        assert all(isinstance(c, type) and issubclass(c, nn.Module) for c in classes.values()), classes
+        return cls(named("nn", "recurrent"), classes, named("loss"), named("optim"), named("lr_scheduler"))
 
 
-# The only names that may be looked up on torch: those the catalogue itself declares.
-NN_MODULES = _allowed("nn.")
-CUSTOM_MODULES: dict[str, type[nn.Module]] = {"Maxout": modules.Maxout}
-RECURRENT = {"LSTM": nn.LSTM, "GRU": nn.GRU}
-LOSSES = _allowed("loss.")
-OPTIMIZERS = _allowed("optim.")
-SCHEDULERS = _allowed("lr_scheduler.")
-# Modules swapped for a DropConnect variant (same parameters and keys) when dropconnect > 0.
-DROPCONNECT = {"nn.Linear": modules.DropConnectLinear, "nn.Conv1d": modules.DropConnectConv1d,
-               "nn.Conv2d": modules.DropConnectConv2d, "custom.Maxout": modules.Maxout}
-
-RELU_LIKE = frozenset({"ReLU", "LeakyReLU", "ELU", "GELU"})
-SATURATING = frozenset({"Sigmoid", "Tanh"})
+TARGETS = Targets.of(_catalogue.CATALOGUE)
+NN_MODULES = TARGETS.nn
+CUSTOM_MODULES = TARGETS.custom
+LOSSES = TARGETS.losses
+OPTIMIZERS = TARGETS.optimizers
+SCHEDULERS = TARGETS.schedulers
 
 
-def _nn_class(name: str) -> type[nn.Module]:
-    if name not in NN_MODULES and name not in LOSSES:
+def _nn_class(name: str, targets: Targets = TARGETS) -> type[nn.Module]:
+    if name not in targets.nn and name not in targets.losses:
         raise BuildError(f"'{name}' is not a torch.nn module this version of Netwright supports")
     return getattr(nn, name)
 
 
-def make_module(type_id: str, params: dict, inputs: dict) -> nn.Module | None:
-    """The module for one node (None for ``fn.*`` nodes), initialised per its init params."""
-    t = catalogue.get(type_id)
-    kind, _, name = t.torch.partition(".")
+def make_module(t: NodeType, params: dict, inputs: dict, targets: Targets = TARGETS) -> nn.Module | None:
+    """The module for one node of type ``t`` (None for ``fn.*`` nodes), initialised per its init
+    params. With ``dropconnect > 0`` the type's DropConnect class replaces its target."""
+    kind, name = t.target_kind, t.target_name
     kwargs = t.torch_kwargs(params, inputs)
     p = params.get("dropconnect", 0.0)
-    if p > 0.0 and t.torch in DROPCONNECT:
-        module = DROPCONNECT[t.torch](**kwargs, dropconnect=p)
-    elif kind == "nn":
-        module = _nn_class(name)(**kwargs)
+    if p > 0.0 and t.dropconnect:
+        module = targets.custom[t.dropconnect](**kwargs, dropconnect=p)
+    elif kind in ("nn", "recurrent"):
+        module = _nn_class(name, targets)(**kwargs)
     elif kind == "custom":
-        module = CUSTOM_MODULES[name](**kwargs)
-    elif kind == "recurrent":
-        module = RECURRENT[name](**kwargs)
+        module = targets.custom[name](**kwargs)
     elif kind == "fn":
         return None
     else:
-        raise BuildError(f"node type {type_id} ({t.torch}) cannot be part of the model")
+        raise BuildError(f"node type {t.type_id} ({t.torch}) cannot be part of the model")
     if "weight_init" in params:
         modules.apply_init(module, params["weight_init"], params.get("bias_init", "default"),
                            params.get("bias_value", 0.0))
     return module
 
 
-def _function(type_id: str, params: dict, inputs: dict) -> Callable[[Any], Any]:
-    t = catalogue.get(type_id)
-    fn = modules.FUNCTIONS[t.torch.partition(".")[2]]
+def _function(t: NodeType, params: dict, inputs: dict) -> Callable[[Any], Any]:
+    fn = modules.FUNCTIONS[t.target_name]
     kwargs = t.torch_kwargs(params, inputs)
     if not kwargs:
         return fn
     return lambda x: fn(x, **kwargs)
+
+
+def _input_function(name: str) -> Callable[[Any], Any]:
+    """A ``runtime.modules`` function named by a call option: only the exported helpers."""
+    fn = getattr(modules, name, None) if name in modules.EXPORTED else None
+    if not callable(fn):
+        raise BuildError(f"'{name}' is not a helper of runtime.modules")
+    return fn
+
+
+def called(module: nn.Module, call: Call, params: dict) -> Callable[[Any], Any]:
+    """``x -> what the node passes on`` for a module node, per its type's call convention."""
+    if call.plain:
+        return module
+    fixed: dict[str, Any] = {}
+    computed: dict[str, Callable[[Any], Any]] = {}
+    for key, value in call.call_options(params).items():
+        if isinstance(value, InputFn):
+            computed[key] = _input_function(value.name)
+        else:
+            fixed[key] = value
+    repeat, select, last = call.repeat, call.select, call.takes_last_step(params)
+
+    def run(x: Any) -> Any:
+        out = module(*([x] * repeat), **fixed, **{k: fn(x) for k, fn in computed.items()})
+        if select is not None:
+            out = out[select]
+        return out[:, -1] if last else out
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -178,13 +224,14 @@ class GraphModule(nn.Module):
             self._capture_slots = {}
 
 
-def check_graph(graph: Graph, base_dir: str | None = None, analysis: Analysis | None = None) -> Analysis:
+def check_graph(graph: Graph, base_dir: str | None = None, analysis: Analysis | None = None, *,
+                catalogue: Catalogue | None = None) -> Analysis:
     """Analyse ``graph``; BuildError listing every error finding when it cannot be trained.
 
     When the Dataset node's data cannot be read (the file went away since the graph was
     checked, it is a device or a FIFO, ...), a DataError naming the node comes first: that is
     the problem to fix, and the designer marks the node it names."""
-    a = analysis if analysis is not None else analyze(graph, base_dir)
+    a = analysis if analysis is not None else analyze(graph, base_dir, catalogue=catalogue)
     data_problem = next((f for f in a.errors if f.code == DATA_FINDING and f.node_id in graph.nodes), None)
     if data_problem is not None:
         node_id = data_problem.node_id
@@ -195,14 +242,39 @@ def check_graph(graph: Graph, base_dir: str | None = None, analysis: Analysis | 
     if a.errors:
         lines = [" ".join(f.text(graph).split()) for f in a.errors]
         err = BuildError("the graph cannot be trained:\n  " + "\n  ".join(lines))
+        # NOTE: [BuildError.findings] set here until runtime/errors.py gives BuildError the field.
         err.findings = lines  # type: ignore[attr-defined]
         raise err
     return a
 
 
-def _single(graph: Graph, category: str) -> str | None:
-    ids = [nid for nid, n in graph.nodes.items() if n.node_type.category == category]
+def _single(graph: Graph, category: str, types: Catalogue) -> str | None:
+    ids = [nid for nid, n in graph.nodes.items() if types.get(n.type).category == category]
     return ids[0] if ids else None
+
+
+def model_nodes(graph: Graph, *, catalogue: Catalogue | None = None) -> list[str]:
+    """The model's nodes: every node that leads into the loss's ``prediction`` input (the Dataset
+    aside), in ``graph.topological_order()``, which is the order their modules are created (and
+    draw their initial weights) and run. This is the one traversal: the model builder and the
+    exporter both use it. BuildError when such a node is not a layer or an activation. The graph
+    must have passed :func:`check_graph` (one Dataset, one loss with its prediction wired)."""
+    types = catalogue or _catalogue.CATALOGUE
+    data_id, loss_id = _single(graph, "data", types), _single(graph, "loss", types)
+    assert loss_id is not None, "check_graph first"
+    needed: set[str] = set()
+    stack = [graph.edges_into(loss_id, "prediction")[0].source.node]
+    while stack:
+        nid = stack.pop()
+        if nid not in needed and nid != data_id:
+            needed.add(nid)
+            stack.extend(graph.predecessors(nid))
+    order = [nid for nid in graph.topological_order() if nid in needed]
+    for nid in order:
+        category = types.get(graph.nodes[nid].type).category
+        if category not in ("layer", "activation"):
+            raise BuildError(f"{graph.nodes[nid].label()} is a {category} node and cannot be part of the model")
+    return order
 
 
 def build_model(
@@ -212,71 +284,77 @@ def build_model(
     *,
     analysis: Analysis | None = None,
     seed: int | None = None,
+    catalogue: Catalogue | None = None,
 ) -> GraphModule:
     """Build the graph's model (on the CPU). ``data_info`` = the loaded data's (features,
     target): when given, a graph whose analysis disagrees with it is refused. ``seed``: call
-    ``torch.manual_seed(seed)`` first (the trainer seeds itself and passes None)."""
-    a = check_graph(graph, base_dir, analysis)
-    data_id = _single(graph, "data")
-    loss_id = _single(graph, "loss")
+    ``torch.manual_seed(seed)`` first (the trainer seeds itself and passes None).
+    ``catalogue``: where node types come from (the application's by default)."""
+    types = catalogue or _catalogue.CATALOGUE
+    a = check_graph(graph, base_dir, analysis, catalogue=types)
+    data_id, loss_id = _single(graph, "data", types), _single(graph, "loss", types)
     assert data_id is not None and loss_id is not None  # check_graph guarantees both
     if data_info is not None:
-        want = (a.outputs[data_id]["features"], a.outputs[data_id]["target"])
-        if tuple(data_info) != want:
-            raise BuildError(f"the loaded data ({data_info[0].describe()} → {data_info[1].describe()}) "
-                             f"does not match the graph's Dataset node ({want[0].describe()} → "
-                             f"{want[1].describe()}); was the file changed?")
-    pred_edge = graph.edges_into(loss_id, "prediction")[0]
-    # The model: every node that leads into the loss's prediction input.
-    needed: set[str] = set()
-    stack = [pred_edge.source.node]
-    while stack:
-        nid = stack.pop()
-        if nid in needed or nid == data_id:
-            continue
-        needed.add(nid)
-        stack.extend(graph.predecessors(nid))
-    attrs = attribute_names(graph.nodes)
-    model = GraphModule()
-    slot_of: dict[tuple[str, str], int] = {(data_id, "features"): 0}
+        _check_data(a, data_id, data_info)
+    order = model_nodes(graph, catalogue=types)
+    builder = _Builder(graph, a, Targets.of(types) if catalogue is not None else TARGETS, types,
+                       attribute_names(graph.nodes), {(data_id, "features"): 0})
     if seed is not None:
         torch.manual_seed(seed)
-    for nid in graph.topological_order():
-        if nid not in needed:
-            continue
-        node = graph.nodes[nid]
-        t = node.node_type
-        if t.category not in ("layer", "activation"):
-            raise BuildError(f"{node.label()} is a {t.category} node and cannot be part of the model")
+    for nid in order:
+        builder.add(nid)
+    pred = graph.edges_into(loss_id, "prediction")[0].source
+    builder.model._output_slot = builder.slot_of.get((pred.node, pred.port), 0)
+    return builder.model
+
+
+def _check_data(a: Analysis, data_id: str, data_info: tuple[TensorInfo, TensorInfo]) -> None:
+    want = (a.outputs[data_id]["features"], a.outputs[data_id]["target"])
+    if tuple(data_info) != want:
+        raise BuildError(f"the loaded data ({data_info[0].describe()} → {data_info[1].describe()}) "
+                         f"does not match the graph's Dataset node ({want[0].describe()} → "
+                         f"{want[1].describe()}); was the file changed?")
+
+
+@dataclass
+class _Builder:
+    """Adds one model node after another to a :class:`GraphModule`."""
+
+    graph: Graph
+    analysis: Analysis
+    targets: Targets
+    types: Catalogue
+    attrs: dict[str, str]
+    slot_of: dict[tuple[str, str], int]  # (node, output port) -> slot in GraphModule.forward
+    model: GraphModule = field(default_factory=GraphModule)
+
+    def _input_slots(self, nid: str, t: NodeType) -> tuple[tuple[int, ...], bool]:
         slots: list[int] = []
-        many = False
         for port in t.inputs:
-            for e in graph.edges_into(nid, port.name):
+            for e in self.graph.edges_into(nid, port.name):
                 key = (e.source.node, e.source.port)
-                if key not in slot_of:
-                    raise BuildError(f"{node.label()}: the model can only read the Dataset's features, "
-                                     f"not {e.source}")
-                slots.append(slot_of[key])
-            many = many or port.many
-        inputs = a.inputs[nid]
-        module = make_module(t.type_id, node.params, inputs)
-        index = len(model.nodes)
+                if key not in self.slot_of:
+                    raise BuildError(f"{self.graph.nodes[nid].label()}: the model can only read the Dataset's "
+                                     f"features, not {e.source}")
+                slots.append(self.slot_of[key])
+        return tuple(slots), any(port.many for port in t.inputs)
+
+    def add(self, nid: str) -> None:
+        node = self.graph.nodes[nid]
+        t = self.types.get(node.type)
+        slots, many = self._input_slots(nid, t)
+        inputs = self.analysis.inputs[nid]
+        module = make_module(t, node.params, inputs, self.targets)
         if module is None:
-            fn = _function(t.type_id, node.params, inputs)
+            fn = _function(t, node.params, inputs)
         else:
-            model.add_module(attrs[nid], module)
-            fn = module
-            if t.torch.startswith("recurrent."):
-                mode = node.params["output"]
-                fn = (lambda m, o: lambda x: modules.recurrent_output(m(x), o))(module, mode)
-        model.nodes.append(NodeInfo(
-            nid, t.type_id, attrs[nid], module is not None and any(True for _ in module.parameters()),
-            t.type_id in RELU_LIKE, t.type_id in SATURATING, a.outputs[nid]["output"],
-        ))
-        model._steps.append((index, fn, tuple(slots), many))
-        slot_of[(nid, "output")] = len(model._steps)
-    model._output_slot = slot_of.get((pred_edge.source.node, pred_edge.source.port), 0)
-    return model
+            self.model.add_module(self.attrs[nid], module)
+            fn = called(module, t.call, node.params)
+        has_params = module is not None and any(True for _ in module.parameters())
+        self.model.nodes.append(NodeInfo(nid, t.type_id, self.attrs[nid], has_params, t.watch == "dead",
+                                         t.watch == "saturation", self.analysis.outputs[nid]["output"]))
+        self.model._steps.append((len(self.model.nodes) - 1, fn, slots, many))
+        self.slot_of[(nid, "output")] = len(self.model._steps)
 
 
 # ------------------------------------------------------------------ the rest of a run
@@ -303,6 +381,10 @@ class TrainingPlan:
     settings: dict
     # Per model node with l1/l2/max_norm set: (node_id, l1, l2, max_norm).
     regularization: list[tuple[str, float, float, float]] = field(default_factory=list)
+    # The loss type's facts: what its targets are ("class", "binary", "regress") and where a
+    # one-output prediction turns to the positive class (see :func:`binary_threshold`).
+    loss_family: str = "class"
+    binary_threshold: float = 0.0
 
     @property
     def task(self) -> str:
@@ -330,9 +412,18 @@ class TrainingPlan:
         return getattr(torch.optim.lr_scheduler, self.scheduler_type)(optimizer, **self.scheduler_kwargs)
 
 
-def training_plan(graph: Graph, base_dir: str | None = None, analysis: Analysis | None = None) -> TrainingPlan:
-    a = check_graph(graph, base_dir, analysis)
-    data_id, loss_id, opt_id = (_single(graph, c) for c in ("data", "loss", "optimizer"))
+def binary_threshold(loss: NodeType) -> float:
+    """Where a one-output prediction turns to the positive class under ``loss``: the loss type's
+    ``threshold`` (BCELoss: probabilities, 0.5), else 0 (raw scores, whose sigmoid is 0.5 there).
+    The one rule for the trainer's accuracy, its class predictions and the results view."""
+    return loss.threshold if loss.threshold is not None else 0.0
+
+
+def training_plan(graph: Graph, base_dir: str | None = None, analysis: Analysis | None = None, *,
+                  catalogue: Catalogue | None = None) -> TrainingPlan:
+    types = catalogue or _catalogue.CATALOGUE
+    a = check_graph(graph, base_dir, analysis, catalogue=types)
+    data_id, loss_id, opt_id = (_single(graph, c, types) for c in ("data", "loss", "optimizer"))
     assert data_id and loss_id and opt_id
     loss_node, opt_node = graph.nodes[loss_id], graph.nodes[opt_id]
     sched_edges = graph.edges_into(opt_id, "schedule")
@@ -342,23 +433,25 @@ def training_plan(graph: Graph, base_dir: str | None = None, analysis: Analysis 
         p = graph.nodes[nid].params
         if p.get("l1") or p.get("l2") or p.get("max_norm"):
             reg.append((nid, p.get("l1", 0.0), p.get("l2", 0.0), p.get("max_norm", 0.0)))
-    lt, ot = loss_node.node_type, opt_node.node_type
-    st = graph.nodes[sched_id].node_type if sched_id else None
+    lt, ot = types.get(loss_node.type), types.get(opt_node.type)
+    st = types.get(graph.nodes[sched_id].type) if sched_id else None
     return TrainingPlan(
         data_node=data_id,
         data_params=dict(graph.nodes[data_id].params),
         features=a.outputs[data_id]["features"],
         target=a.outputs[data_id]["target"],
         loss_node=loss_id,
-        loss_type=lt.torch.partition(".")[2],
+        loss_type=lt.target_name,
         loss_kwargs=lt.torch_kwargs(loss_node.params, a.inputs.get(loss_id, {})),
         optimizer_node=opt_id,
-        optimizer_type=ot.torch.partition(".")[2],
+        optimizer_type=ot.target_name,
         optimizer_kwargs=ot.torch_kwargs(opt_node.params, a.inputs.get(opt_id, {})),
         clip_grad_norm=float(opt_node.params.get("clip_grad_norm", 0.0)),
         scheduler_node=sched_id,
-        scheduler_type=st.torch.partition(".")[2] if st else None,
+        scheduler_type=st.target_name if st else None,
         scheduler_kwargs=st.torch_kwargs(graph.nodes[sched_id].params, {}) if st and sched_id else {},
         settings=dict(graph.settings),
         regularization=reg,
+        loss_family=lt.family or "class",
+        binary_threshold=binary_threshold(lt),
     )

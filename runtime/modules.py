@@ -15,7 +15,8 @@ Invariants (keep them when editing):
   and :func:`init_weight` use the global torch RNG; dropout and DropConnect use it while
   training). The order of RNG use is part of the run's definition: see ``runtime/train.py``.
 
-What is here, by catalogue target:
+What is here, by catalogue target (a node type names what it needs in its catalogue entry, e.g.
+``dropconnect="DropConnectLinear"``; only the transitional :data:`LOSS_RULES` is keyed by type):
 
 * ``custom.Maxout``                      :class:`Maxout`
 * DropConnect (``dropconnect > 0`` on Linear, Conv1d, Conv2d, Maxout):
@@ -23,9 +24,10 @@ What is here, by catalogue target:
   parameters and ``state_dict`` keys as the torch classes they extend) and
   ``Maxout(..., dropconnect=p)``; all use :func:`dropconnect_weight`.
 * ``fn.add|cat|reshape|step|sign``       :data:`FUNCTIONS` (signatures below)
-* ``recurrent.LSTM|GRU``                 ``nn.LSTM``/``nn.GRU`` then :func:`recurrent_output`
+* call options of attention             :func:`causal_mask` (``attn_mask=causal_mask(x)``)
 * ``weight_init`` / ``bias_init``        :func:`apply_init` (:func:`init_weight`, :func:`init_bias`)
-* losses                                 :data:`LOSS_FAMILIES`, :func:`adapt_target`, :func:`correct_count`
+* losses, by the loss type's ``family``  :func:`family_target`, :func:`family_correct` (and, until
+  every caller passes the family, :data:`LOSS_RULES`, :func:`adapt_target`, :func:`correct_count`)
 * L1/L2, max-norm                        :func:`layer_weights`, :func:`regularization_penalty`,
   :func:`apply_max_norm`
 """
@@ -51,11 +53,13 @@ EXPORTED = (
     "step",
     "sign",
     "FUNCTIONS",
-    "recurrent_output",
+    "causal_mask",
     "init_weight",
     "init_bias",
     "apply_init",
-    "LOSS_FAMILIES",
+    "family_target",
+    "family_correct",
+    "LOSS_RULES",
     "adapt_target",
     "correct_count",
     "layer_weights",
@@ -183,13 +187,11 @@ def sign(x):
 FUNCTIONS = {"add": add, "cat": cat, "reshape": reshape, "step": step, "sign": sign}
 
 
-def recurrent_output(result, output):
-    """Select what an ``nn.LSTM``/``nn.GRU`` (batch_first) node passes on from ``(out, state)``:
-    ``"last"`` -> the last time step, (B, H*dirs); ``"sequence"`` -> every step, (B, L, H*dirs)."""
-    out = result[0]
-    if output == "last":
-        return out[:, -1]
-    return out
+def causal_mask(x):
+    """Self-attention mask for ``x`` (batch, steps, features): True above the diagonal, where a
+    step may not look (at later steps); each step attends to itself and earlier steps."""
+    n = x.shape[1]
+    return torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
 
 
 # ------------------------------------------------------------------ initialisation
@@ -254,27 +256,15 @@ def apply_init(module, weight_init="default", bias_init="default", bias_value=0.
 
 # ------------------------------------------------------------------ losses and accuracy
 
-LOSS_FAMILIES = {
-    "CrossEntropyLoss": "class",
-    "NLLLoss": "class",
-    "MultiMarginLoss": "class",
-    "BCELoss": "binary",
-    "BCEWithLogitsLoss": "binary",
-    "MSELoss": "regress",
-    "L1Loss": "regress",
-    "SmoothL1Loss": "regress",
-}
 
+def family_target(family, y, classes):
+    """Turn a whole split's targets into what a loss of ``family`` expects (done once per split).
 
-def adapt_target(loss_name, y, classes):
-    """Turn a whole split's targets into what ``loss_name`` expects (done once per split).
-
-    Class labels (int64, shape (N,)): class family -> the indices; binary family -> float (N, 1);
-    regress family -> one-hot float (N, classes). Real-valued targets are returned as float.
+    Class labels (int64, shape (N,)): ``"class"`` -> the indices; ``"binary"`` -> float (N, 1);
+    ``"regress"`` -> one-hot float (N, classes). Real-valued targets are returned as float.
     """
     if y.dtype != torch.int64:
         return y.float()
-    family = LOSS_FAMILIES[loss_name]
     if family == "class":
         return y
     if family == "binary":
@@ -282,17 +272,45 @@ def adapt_target(loss_name, y, classes):
     return F.one_hot(y, classes).float()
 
 
-def correct_count(loss_name, pred, target):
+def family_correct(family, pred, target, threshold):
     """Number of correctly classified samples (a 0-dim tensor on pred's device, no sync) for
-    class-label targets adapted by :func:`adapt_target`. Binary: BCEWithLogitsLoss thresholds
-    the score at 0, BCELoss the probability at 0.5. Regress family on one-hot: argmax vs argmax."""
-    family = LOSS_FAMILIES[loss_name]
+    class-label targets adapted by :func:`family_target`. ``"binary"``: a prediction above
+    ``threshold`` is the positive class; ``"regress"`` on one-hot: argmax vs argmax."""
     if family == "class":
         return (pred.argmax(1) == target).sum()
     if family == "binary":
-        threshold = 0.0 if loss_name == "BCEWithLogitsLoss" else 0.5
         return ((pred > threshold) == (target > 0.5)).all(1).sum()
     return (pred.argmax(1) == target.argmax(1)).sum()
+
+
+# NOTE: [transitional loss table] The loss types' ``family`` and ``threshold`` live on their
+# catalogue entries (runtime.build.TrainingPlan carries them as ``loss_family`` and
+# ``binary_threshold``). This copy, keyed by torch loss name, serves only the callers that
+# still pass a loss name: runtime/train.py (``adapt_target``/``correct_count``) and the
+# exported script (runtime/export). tests/runtime/test_modules.py checks it equals the
+# catalogue; delete it with the two wrappers once those callers pass the plan's facts to
+# family_target/family_correct.
+LOSS_RULES = {
+    "CrossEntropyLoss": ("class", None),
+    "NLLLoss": ("class", None),
+    "MultiMarginLoss": ("class", None),
+    "BCELoss": ("binary", 0.5),
+    "BCEWithLogitsLoss": ("binary", 0.0),
+    "MSELoss": ("regress", None),
+    "L1Loss": ("regress", None),
+    "SmoothL1Loss": ("regress", None),
+}
+
+
+def adapt_target(loss_name, y, classes):
+    """:func:`family_target` for the loss ``loss_name`` (transitional, see LOSS_RULES)."""
+    return family_target(LOSS_RULES[loss_name][0], y, classes)
+
+
+def correct_count(loss_name, pred, target):
+    """:func:`family_correct` for the loss ``loss_name`` (transitional, see LOSS_RULES)."""
+    family, threshold = LOSS_RULES[loss_name]
+    return family_correct(family, pred, target, threshold)
 
 
 # ------------------------------------------------------------------ regularisation

@@ -383,8 +383,8 @@ class _ChildRun:
 
 
 def _results_context(graph: Any, data: Any, plan: Any) -> dict[str, Any]:
-    # One output unit: probabilities split at 0.5 (BCELoss), logits at 0 (anything else).
-    threshold = 0.5 if any(n.type == "BCELoss" for n in graph.nodes.values()) else 0.0
+    # One output unit: split where the loss type says (runtime.build.binary_threshold).
+    threshold = plan.binary_threshold
     return {
         "task": plan.task, "classes": plan.target.classes,
         "x_train": data.x_train, "y_train": data.y_train, "x_val": data.x_val, "y_val": data.y_val,

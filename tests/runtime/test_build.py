@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from graph import Graph, PortRef, analyze, load_path
+from graph.catalogue import CATALOGUE, REGISTRY, Finding
 from graph.tensors import TensorInfo
-from runtime.build import NN_MODULES, GraphModule, build_model, training_plan
+from runtime import modules
+from runtime.build import (
+    CUSTOM_MODULES,
+    NN_MODULES,
+    GraphModule,
+    build_model,
+    model_nodes,
+    training_plan,
+)
 from runtime.errors import BuildError, NodeError
 from tests.conftest import SAMPLES
 from tests.runtime.graphs import blobs, layers, make_graph, npz_data
@@ -167,7 +178,85 @@ def test_capturing_records_activations_without_changing_results(tmp_path):
 
 def test_targets_come_from_allow_lists_derived_from_the_catalogue():
     assert "Linear" in NN_MODULES and "Module" not in NN_MODULES and "Sequential" not in NN_MODULES
+    assert {"LSTM", "GRU", "MultiheadAttention", "LayerNorm"} <= NN_MODULES
+    declared = {t.dropconnect for t in REGISTRY.values() if t.dropconnect} | {
+        t.target_name for t in REGISTRY.values() if t.target_kind == "custom"}
+    assert set(CUSTOM_MODULES) == declared == {"Maxout", "DropConnectLinear", "DropConnectConv1d", "DropConnectConv2d"}
+    assert all(CUSTOM_MODULES[name] is getattr(modules, name) for name in declared)
     assert isinstance(GraphModule(), nn.Module)
+
+
+def test_model_nodes_is_the_traversal_the_model_is_built_in(tmp_path):
+    x, y = blobs()
+    g = make_graph(npz_data(tmp_path, x, y), layers(("Linear", {"out_features": 5}), "ReLU", ("Linear", {"out_features": 3})))
+    side = g.add_node("Tanh")  # leads nowhere: not part of the model
+    g.connect(PortRef("n2", "output"), PortRef(side.id, "input"))
+    assert model_nodes(g) == ["n2", "n3", "n4"] == build_model(g, str(tmp_path)).node_ids
+
+
+def test_call_convention_runs_attention_causally(tmp_path):
+    """MultiheadAttention is nn.MultiheadAttention called as ``m(x, x, x, need_weights=False,
+    attn_mask=causal_mask(x))[0]`` (its type's ``call``): with causal on, a change at the last
+    step changes no earlier step's output."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 5, 8)).astype(np.float32), np.arange(6) % 2
+    g = make_graph(npz_data(tmp_path, x, y), layers(("MultiheadAttention", {"num_heads": 2, "causal": True}),
+                                                    "Flatten", ("Linear", {"out_features": 2})))
+    model = build_model(g, str(tmp_path), seed=0).eval()
+    assert isinstance(model.n2, nn.MultiheadAttention) and model.n2.batch_first
+    xb = torch.from_numpy(x[:2])
+    changed = xb.clone()
+    changed[:, -1] += 1.0
+    with model.capturing(["n2"]) as acts:
+        model(xb)
+        before = acts["n2"]
+        model(changed)
+        after = acts["n2"]
+    assert before.shape == (2, 5, 8)
+    assert torch.allclose(before[:, :-1], after[:, :-1], atol=1e-6) and not torch.allclose(before[:, -1], after[:, -1])
+
+
+def test_recurrent_call_passes_on_the_last_step_or_the_sequence(tmp_path):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(4, 6, 3)).astype(np.float32), np.arange(4) % 2
+    for output, shape in (("last", (4, 7)), ("sequence", (4, 6, 7))):
+        g = make_graph(npz_data(tmp_path, x, y), layers(("GRU", {"hidden_size": 7, "output": output}),
+                                                        "Flatten", ("Linear", {"out_features": 2})))
+        model = build_model(g, str(tmp_path), seed=0)
+        with model.capturing(["n2"]) as acts:
+            model(torch.from_numpy(x))
+        full = model.n2(torch.from_numpy(x))[0]
+        assert acts["n2"].shape == shape
+        assert torch.equal(acts["n2"], full[:, -1] if output == "last" else full)
+
+
+def test_an_injected_catalogue_decides_what_a_type_builds(tmp_path):
+    """build_model and analyze take the catalogue to resolve types from: here a Tanh that builds
+    a Sigmoid and warns about itself, without touching the application's catalogue."""
+    x, y = blobs()
+    g = make_graph(npz_data(tmp_path, x, y), layers(("Linear", {"out_features": 4}), "Tanh", ("Linear", {"out_features": 3})))
+    odd = dataclasses.replace(REGISTRY["Tanh"], torch="nn.Sigmoid",
+                              lint=lambda view, nid: [Finding("warning", "odd-tanh", "not a tanh", nid)])
+    types = CATALOGUE.with_types(odd)
+    assert "odd-tanh" in {f.code for f in analyze(g, str(tmp_path), catalogue=types).findings}
+    assert "odd-tanh" not in {f.code for f in analyze(g, str(tmp_path)).findings}
+    assert isinstance(build_model(g, str(tmp_path), catalogue=types).n3, nn.Sigmoid)
+    assert isinstance(build_model(g, str(tmp_path)).n3, nn.Tanh)
+    assert REGISTRY["Tanh"].torch == "nn.Tanh"
+
+
+@pytest.mark.parametrize("loss, before, family, threshold", [
+    ("BCELoss", ["Sigmoid"], "binary", 0.5),
+    ("BCEWithLogitsLoss", [], "binary", 0.0),
+    ("CrossEntropyLoss", [], "class", 0.0),
+])
+def test_training_plan_carries_the_loss_types_family_and_threshold(tmp_path, loss, before, family, threshold):
+    x, y = blobs(classes=2)
+    out = 1 if family == "binary" else 2
+    g = make_graph(npz_data(tmp_path, x, y), layers(("Linear", {"out_features": out}), *before), loss=loss)
+    plan = training_plan(g, str(tmp_path))
+    assert (plan.loss_family, plan.binary_threshold) == (family, threshold)
+    assert (REGISTRY[loss].family, REGISTRY[loss].threshold or 0.0) == (family, threshold)
 
 
 def test_training_plan_reads_loss_optimizer_schedule_and_regularisation(tmp_path):

@@ -119,12 +119,17 @@ def test_functions():
     assert modules.reshape(torch.arange(12.0).view(2, 6), (3, 2)).shape == (2, 3, 2)
 
 
-def test_recurrent_output_selects_the_last_step_or_the_sequence():
-    lstm = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
-    out = lstm(torch.randn(2, 5, 3))
-    assert modules.recurrent_output(out, "last").shape == (2, 8)
-    assert torch.equal(modules.recurrent_output(out, "last"), out[0][:, -1])
-    assert modules.recurrent_output(out, "sequence").shape == (2, 5, 8)
+def test_causal_mask_hides_later_steps():
+    mask = modules.causal_mask(torch.zeros(2, 4, 3))
+    assert mask.dtype == torch.bool and mask.shape == (4, 4)
+    assert mask.tolist()[1] == [False, False, True, True]  # step 1 sees steps 0 and 1
+    attn = nn.MultiheadAttention(6, 2, batch_first=True)
+    x = torch.randn(1, 4, 6)
+    y = attn(x, x, x, need_weights=False, attn_mask=mask)[0]
+    x2 = x.clone()
+    x2[0, 3] += 1.0  # a change at the last step leaves the earlier steps' outputs alone
+    y2 = attn(x2, x2, x2, need_weights=False, attn_mask=mask)[0]
+    assert torch.allclose(y[0, :3], y2[0, :3]) and not torch.allclose(y[0, 3], y2[0, 3])
 
 
 @pytest.mark.parametrize("scheme", INIT_CHOICES)
@@ -164,23 +169,33 @@ def test_init_uses_conv_fan_in_and_bias_choices():
         modules.init_weight(conv.weight, "nope")
 
 
-def test_adapt_target_per_loss_family():
+def test_family_target_per_loss_family():
     y = torch.tensor([0, 2, 1])
-    assert torch.equal(modules.adapt_target("CrossEntropyLoss", y, 3), y)
-    assert modules.adapt_target("BCEWithLogitsLoss", torch.tensor([0, 1]), 2).tolist() == [[0.0], [1.0]]
-    assert modules.adapt_target("MSELoss", y, 3).tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]]
+    assert torch.equal(modules.family_target("class", y, 3), y)
+    assert modules.family_target("binary", torch.tensor([0, 1]), 2).tolist() == [[0.0], [1.0]]
+    assert modules.family_target("regress", y, 3).tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]]
     real = torch.tensor([[0.5], [1.5]], dtype=torch.float64)
-    assert modules.adapt_target("MSELoss", real, 0).dtype == torch.float32
+    assert modules.family_target("regress", real, 0).dtype == torch.float32
 
 
-def test_correct_count_per_family():
+def test_family_correct_per_family_and_threshold():
     pred = torch.tensor([[2.0, 1.0], [0.0, 3.0], [5.0, 0.0]])
-    assert modules.correct_count("CrossEntropyLoss", pred, torch.tensor([0, 1, 1])).item() == 2
-    onehot = modules.adapt_target("MSELoss", torch.tensor([0, 1, 1]), 2)
-    assert modules.correct_count("MSELoss", pred, onehot).item() == 2
+    assert modules.family_correct("class", pred, torch.tensor([0, 1, 1]), None).item() == 2
+    onehot = modules.family_target("regress", torch.tensor([0, 1, 1]), 2)
+    assert modules.family_correct("regress", pred, onehot, None).item() == 2
     t = torch.tensor([[1.0], [0.0], [1.0]])
-    assert modules.correct_count("BCEWithLogitsLoss", torch.tensor([[0.3], [-1.0], [-0.2]]), t).item() == 2
-    assert modules.correct_count("BCELoss", torch.tensor([[0.6], [0.4], [0.45]]), t).item() == 2
+    assert modules.family_correct("binary", torch.tensor([[0.3], [-1.0], [-0.2]]), t, 0.0).item() == 2
+    assert modules.family_correct("binary", torch.tensor([[0.6], [0.4], [0.45]]), t, 0.5).item() == 2
+
+
+def test_transitional_loss_table_equals_the_catalogue():
+    """LOSS_RULES (for callers that still pass a loss name) repeats the loss types' facts."""
+    facts = {t.target_name: (t.family, t.threshold) for t in REGISTRY.values() if t.category == "loss"}
+    assert modules.LOSS_RULES == facts
+    pred, t = torch.tensor([[0.6], [0.4], [0.45]]), torch.tensor([[1.0], [0.0], [1.0]])
+    assert modules.correct_count("BCELoss", pred, t).item() == 2
+    assert modules.correct_count("BCEWithLogitsLoss", pred, t).item() == 2
+    assert modules.adapt_target("MSELoss", torch.tensor([1]), 2).tolist() == [[0.0, 1.0]]
 
 
 def test_regularization_penalty_and_layer_weights():
