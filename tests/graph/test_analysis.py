@@ -3,9 +3,14 @@ that does not; fixes remove the finding they belong to."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import pytest
 
 from graph import Graph, PortRef, analyze, apply_fix, load_path
+from graph.catalogue import Bridge, InsertBefore, Replace, SetParam
+from graph.errors import SetParamHint, ShapeError
 from tests.conftest import SAMPLES
 from tests.graph.helpers import chain
 
@@ -159,3 +164,80 @@ def test_every_sample_is_valid():
     for path in sorted(SAMPLES.glob("*.json")):
         a = analyze(load_path(path), str(SAMPLES))
         assert a.valid, (path.name, [f.message for f in a.errors])
+
+
+# ---------------------------------------------------------------- typed protocols
+
+
+def test_fix_operations_are_frozen_dataclasses_with_the_op_vocabulary():
+    ops = [SetParam("n2", "out_features", 3), InsertBefore("n3", "input", "Flatten"), Bridge("n4", into="n5"),
+           Replace("n6", "LogSoftmax")]
+    assert [op.op for op in ops] == ["set_param", "insert", "bridge", "replace"]
+    for op in ops:
+        assert dataclasses.is_dataclass(op) and op.node
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            op.node = "other"  # type: ignore[misc]
+        assert pickle.loads(pickle.dumps(op)) == op
+    f = finding(LINT_CASES["nll-no-logsoftmax"][0](), "nll-no-logsoftmax")
+    assert f.fix.ops == (InsertBefore(f.node_id, "prediction", "LogSoftmax"),)
+
+
+def test_shape_error_carries_a_typed_hint_across_pickling():
+    err = pickle.loads(pickle.dumps(ShapeError("in_features is 3", SetParamHint("in_features", 4))))
+    assert str(err) == "in_features is 3" and err.hint == SetParamHint("in_features", 4)
+    assert ShapeError("no hint").hint is None
+
+
+# ---------------------------------------------------------------- the two types added as one declaration each
+
+TOKENS = {"dataset": "tokens", "seq_len": 10}
+
+
+def test_attention_heads_must_divide_the_features_with_a_fix():
+    g = chain(TOKENS, [("Embedding", {"embedding_dim": 12}), ("MultiheadAttention", {"num_heads": 5}), "Flatten",
+                       ("Linear", {"out_features": 2})], "CrossEntropyLoss")
+    f = next(f for f in analyze(g).errors if f.code == "shape")
+    assert "num_heads 5 does not divide the 12 features" in f.message and "4 does" in f.message
+    assert f.fix and f.fix.label == "Set num_heads to 4"
+    apply_fix(g, f.fix)
+    a = analyze(g)
+    assert a.valid, a.findings
+    attn = next(n for n, node in g.nodes.items() if node.type == "MultiheadAttention")
+    assert a.output_info(attn).shape == (10, 12)
+    assert a.params[attn] == 4 * 12 * 12 + 4 * 12  # in_proj (3E×E + 3E) and out_proj (E×E + E)
+
+
+def test_attention_needs_a_sequence_of_vectors():
+    g = chain(DIGITS, [("MultiheadAttention", {}), ("Linear", {"out_features": 10})], "CrossEntropyLoss")
+    assert any("steps×features" in f.message for f in analyze(g).errors)
+
+
+def test_layer_norm_keeps_the_shape_and_learns_two_vectors():
+    g = chain(TOKENS, [("Embedding", {"embedding_dim": 6}), ("LayerNorm", {}), "Flatten", ("Linear", {"out_features": 2})],
+              "CrossEntropyLoss")
+    a = analyze(g)
+    norm = next(n for n, node in g.nodes.items() if node.type == "LayerNorm")
+    assert a.valid and a.output_info(norm).shape == (10, 6) and a.params[norm] == 12
+    g.set_param(norm, "elementwise_affine", False)
+    assert analyze(g).params[norm] == 0
+
+
+def test_linear_on_steps_is_position_wise_but_on_channels_needs_flatten():
+    """A Linear on steps×features (a transformer's feed-forward) is not a mistake; on a 1-D
+    convolution's channels×length it mixes positions, so the lint asks for a Flatten."""
+    seq = chain(TOKENS, [("Embedding", {}), ("MultiheadAttention", {}), ("LayerNorm", {}), ("Linear", {"out_features": 8}),
+                         "ReLU", ("Linear", {"out_features": 8}), "Flatten", ("Linear", {"out_features": 2})],
+                "CrossEntropyLoss")
+    assert "flatten-needed" not in codes(seq), analyze(seq).findings
+    conv = chain({"dataset": "sequences", "seq_len": 12}, [("Reshape", {"shape": [1, 12]}), ("Conv1d", {"out_channels": 4}),
+                                                           "ReLU", ("Linear", {"out_features": 2})], "MSELoss")
+    assert "flatten-needed" in codes(conv)
+
+
+def test_class_count_fix_walks_past_nodes_that_keep_the_shape():
+    g = chain(DIGITS, [("Linear", {"out_features": 32}), "ReLU", ("Linear", {"out_features": 3}), ("Dropout", {}),
+                       "BatchNorm1d"], "CrossEntropyLoss")
+    f = next(f for f in analyze(g).errors if "10 classes" in f.message)
+    assert f.fix and "out_features" in f.fix.label
+    apply_fix(g, f.fix)
+    assert analyze(g).valid

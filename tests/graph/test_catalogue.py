@@ -4,10 +4,12 @@ node round-trips through JSON, and the per-type facts are consistent."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from graph import Graph, ParamError, dumps, loads
-from graph.catalogue import CATEGORIES, REGISTRY, SETTINGS, by_category, get
+from graph.catalogue import CATALOGUE, CATEGORIES, REGISTRY, SETTINGS, by_category, get
 from graph.errors import GraphError
 
 TYPES = sorted(REGISTRY)
@@ -130,3 +132,25 @@ def test_settings_are_checked():
         g.set_setting("nope", 1)
     g.set_setting("epochs", 7)
     assert loads(dumps(g)).settings["epochs"] == 7
+
+
+def test_per_type_facts_are_consistent():
+    """Facts the rest of Netwright derives its tables from (see graph/catalogue/core.py)."""
+    for t in REGISTRY.values():
+        model = t.category in ("layer", "activation")
+        assert (t.family is not None) == (t.category == "loss"), t.type_id
+        assert (t.threshold is not None) == (t.family == "binary"), t.type_id
+        assert not (t.watch or t.weighted or t.keeps_linear or t.channels_first) or model, t.type_id
+        assert t.call.plain or t.target_kind in ("nn", "recurrent"), t.type_id
+        assert not t.dropconnect or "dropconnect" in t.param_index, t.type_id
+        assert ("dropconnect" in t.param_index) == bool(t.dropconnect), t.type_id
+    watched = {t.type_id: t.watch for t in REGISTRY.values() if t.watch}
+    assert watched == {"ReLU": "dead", "LeakyReLU": "dead", "ELU": "dead", "GELU": "dead",
+                       "Sigmoid": "saturation", "Tanh": "saturation"}
+
+
+def test_a_catalogue_with_other_types_leaves_the_application_s_alone():
+    mine = CATALOGUE.with_types(replace(get("Tanh"), title="My tanh"))
+    assert mine.get("Tanh").title == "My tanh" and get("Tanh").title == "Tanh"
+    assert mine.get("Dense") is mine.get("Linear") is get("Linear")
+    assert [t.type_id for t in mine] == list(REGISTRY)
