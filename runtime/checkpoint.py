@@ -28,13 +28,17 @@ Invariants:
   tuples and dicts. A file carrying any other pickle object (code) is refused with a
   :class:`CheckpointError` before anything in it runs, and the refusal is the only thing said:
   torch's warnings while reading an untrusted file are not shown.
+* :class:`Checkpointer` never lets ``best.pt`` be older than what ``last.pt`` says was best: a
+  pending best state goes out with the next write of ``last.pt``.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -93,3 +97,72 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         if key not in state:
             raise CheckpointError(f"'{file}' is incomplete: it has no '{key}'")
     return state
+
+
+class Checkpointer:
+    """Writes a run's ``last.pt`` (and ``best.pt``) in its checkpoint folder, after every epoch
+    or, with an interval, at most every ``interval`` seconds: the epochs in between are kept as
+    one copied state in memory (the newest) and written by the next due write or by
+    :meth:`flush` when the run ends. A pending best state is always written with the next write,
+    so ``best.pt`` is never older than what ``last.pt`` says was best.
+
+    A state is a dict as the Trainer makes it (see :func:`for_file`); ``clock``: seconds, for the
+    interval (tests pass a fake one).
+    """
+
+    def __init__(self, folder: str, interval: float, clock: Callable[[], float] = time.perf_counter):
+        self.folder = folder
+        self.interval = max(float(interval or 0.0), 0.0)
+        self._clock = clock
+        self._due = clock() + self.interval
+        self._last: dict | None = None  # newest epoch's copied state, not yet written
+        self._best: dict | None = None  # newest improved epoch's copied state, not yet written
+
+    @property
+    def pending(self) -> bool:
+        """Whether a finished epoch waits in memory for the next write."""
+        return self._last is not None
+
+    def epoch_done(self, make_state: Callable[..., dict], best: bool) -> None:
+        """``make_state(copy=...)``: the finished epoch's state; ``best``: it goes to best.pt too."""
+        if self._clock() >= self._due:
+            state = make_state(copy=False)  # written now, before training changes it: no copy
+            self._write(state, best_state=state if best else self._best)
+            self._due = self._clock() + self.interval
+        else:
+            self._last = make_state(copy=True)
+            if best:
+                self._best = self._last
+
+    def flush(self) -> None:
+        """Write what is pending (the run ends, however it ends)."""
+        if self._last is not None:
+            self._write(self._last, best_state=self._best)
+
+    def _write(self, state: dict, best_state: dict | None) -> None:
+        self._last = self._best = None
+        if best_state is not None:
+            save_checkpoint(os.path.join(self.folder, BEST), for_file(best_state))
+        save_checkpoint(os.path.join(self.folder, LAST), for_file(state))
+
+
+def for_file(state: dict) -> dict:
+    """A Trainer's checkpoint state as the file stores it: weights on the CPU, and the records,
+    which the state holds as a function (``"records"``: called when written), as a list."""
+    out = dict(state)
+    out["model"] = {k: v.cpu() for k, v in state["model"].items()}
+    if state["best_model"] is not None:
+        out["best_model"] = {k: v.detach().cpu() for k, v in state["best_model"].items()}
+    out["records"] = state["records"]()
+    return out
+
+
+def copied(obj: Any) -> Any:
+    """``obj`` with every tensor in it cloned (dicts, lists and tuples rebuilt)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: copied(v) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(copied(v) for v in obj)
+    return obj

@@ -49,8 +49,20 @@ a run of the script give the same numbers (same torch version and device):
    ``checkpoint_best`` writes ``best.pt`` when the monitor improves (with a checkpoint folder).
    The best epoch is tracked in every run (for ``RunResult.best_epoch``).
 
+Structure
+=========
+
+``Trainer._setup`` makes a ``_Run`` (steps 1-3, and the resume from a checkpoint), ``_Epoch``
+runs one epoch (steps 4-6: batches, step records, pause/stop checks, evaluation, one host sync)
+and gives its record, :class:`Diagnostics` measures the last batch, :class:`EarlyStopping` holds
+step 7's state and decisions, and ``checkpoint.Checkpointer`` decides when a finished epoch is
+written. ``Trainer._epochs`` is the loop that joins them.
+
 Records
 =======
+
+Plain dicts; their kinds and end reasons are :mod:`runtime.records`' enums (stored as the
+enums' plain string values).
 
 * ``{"kind": "start", device, n_train, n_val, n_test, batch_size, steps_per_epoch, epochs,
   first_epoch, seed, task, classes, loss, optimizer, nodes, node_types, parametric, relu_like,
@@ -87,10 +99,9 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +116,7 @@ from . import modules
 from .build import GraphModule, TrainingPlan, build_model, check_graph, training_plan
 from .device import device_name, resolve_device, synchronize
 from .errors import BuildError, CheckpointError, DataError, DeviceError, DivergedError, NodeError
+from .records import EndReason, RecordKind
 
 VAL_CHUNK = 1024
 TIMING_KEYS = frozenset({"seconds", "epoch_seconds", "samples_per_second"})
@@ -145,8 +157,10 @@ class RunResult:
         if not self.plan.classification:
             return None
         out = torch.from_numpy(self.predict(x))
-        if self.plan.loss_family == "binary":
-            return (out[:, 0] > self.plan.binary_threshold).long().numpy()
+        family = modules.LOSS_FAMILIES[self.plan.loss_type]
+        if family == "binary":
+            threshold = 0.0 if self.plan.loss_type == "BCEWithLogitsLoss" else 0.5
+            return (out[:, 0] > threshold).long().numpy()
         return out.argmax(1).numpy()
 
     def val_predictions(self) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +170,191 @@ class RunResult:
 
 class _Stopped(Exception):
     pass
+
+
+# ---------------------------------------------------------------- the pieces of a run
+
+
+@dataclass
+class EarlyStopping:
+    """Step 7 of the algorithm: the best monitored loss so far and the epochs since it improved.
+
+    ``update`` is called once per epoch with the monitored loss; the best epoch is tracked in
+    every run (``patience`` 0 never stops). With ``restore_best`` (and patience > 0) the best
+    epoch's weights are kept as a copy, replaced (never changed in place) when the monitor
+    improves, so a checkpoint may hold the dict without copying it.
+    """
+
+    patience: int
+    min_delta: float
+    restore_best: bool
+    best: float = math.inf
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+
+    @property
+    def keep_best(self) -> bool:
+        return self.patience > 0 and self.restore_best
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience > 0 and self.bad_epochs >= self.patience
+
+    def update(self, epoch: int, monitor: float, model: torch.nn.Module) -> bool:
+        """Count epoch ``epoch``, whose monitored loss is ``monitor``; whether it improved."""
+        improved = monitor < self.best - self.min_delta
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = monitor, epoch, 0
+            if self.keep_best:
+                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+        return improved
+
+    def restore(self, model: torch.nn.Module) -> bool:
+        """Load the best epoch's weights into ``model`` where they were kept; whether it did."""
+        if self.keep_best and self.best_state is not None:
+            model.load_state_dict(self.best_state)
+            return True
+        return False
+
+    def state(self) -> dict[str, Any]:
+        """The counters as a checkpoint stores them (``"early_stopping"``)."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load(self, counters: dict[str, Any], best_model: dict | None, device: torch.device) -> None:
+        """Continue from a checkpoint's counters and best weights (those only when kept)."""
+        self.best = float(counters.get("best", math.inf))
+        self.best_epoch = counters.get("best_epoch")
+        self.bad_epochs = int(counters.get("bad_epochs", 0))
+        if self.keep_best and best_model is not None:
+            self.best_state = {k: v.to(device) for k, v in best_model.items()}
+
+
+class Diagnostics:
+    """The epoch record's four diagnostics, measured on the epoch's last batch.
+
+    Which nodes are measured is fixed by the model: ``weights`` (parametric nodes and their
+    ``weight*`` tensors), ``dead`` (ReLU-like nodes) and ``saturated`` (Sigmoid/Tanh nodes, with
+    their type), all in model order; ``watch``: the nodes whose outputs the last batch captures.
+    Everything stays on the device: :meth:`tensors` gives 0-dim tensors for the epoch's one host
+    sync, and :meth:`read` takes their values back, in the same order, as the record's dicts.
+    """
+
+    def __init__(self, model: GraphModule) -> None:
+        weights = [(n.node_id, modules.layer_weights(model.node_module(n.node_id)))
+                   for n in model.nodes if n.has_params]
+        self.weights = [(nid, ws) for nid, ws in weights if ws]
+        self.dead = [n.node_id for n in model.nodes if n.relu_like]
+        self.saturated = [(n.node_id, n.type_id) for n in model.nodes if n.saturating]
+        self.watch = self.dead + [nid for nid, _ in self.saturated]
+
+    def grad_norms(self, device: torch.device) -> list[torch.Tensor]:
+        """Each parametric node's gradient norm, now (after backward, before clipping)."""
+        return [_norm([w.grad for w in ws], device) for _, ws in self.weights]
+
+    def tensors(self, grad_norms: list[torch.Tensor], acts: dict[str, torch.Tensor],
+                device: torch.device) -> list[torch.Tensor]:
+        """The diagnostics as 0-dim tensors: ``grad_norms``, then the weight norms (now, after
+        the step), the dead and the saturated shares of the captured outputs ``acts``."""
+        out = list(grad_norms)
+        out += [_norm(ws, device) for _, ws in self.weights]
+        for nid in self.dead:  # dead = exactly 0 for the whole batch: no gradient
+            out.append((acts[nid] == 0).flatten(1).all(0).float().mean())
+        for nid, kind in self.saturated:
+            a = acts[nid]
+            sat = (a.abs() > 0.99) if kind == "Tanh" else ((a < 0.01) | (a > 0.99))
+            out.append(sat.float().mean())
+        return out
+
+    def read(self, values: Iterator[float]) -> dict[str, dict[str, float]]:
+        """The values of :meth:`tensors`, taken from ``values`` in order, keyed by node id."""
+        return {
+            "grad_norm": {nid: next(values) for nid, _ in self.weights},
+            "weight_norm": {nid: next(values) for nid, _ in self.weights},
+            "dead_fraction": {nid: next(values) for nid in self.dead},
+            "saturated_fraction": {nid: next(values) for nid, _ in self.saturated},
+        }
+
+
+@dataclass
+class _Optimisation:
+    """Step 3 of the algorithm: the loss, the optimizer and what acts on each step."""
+
+    loss_fn: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    clip: float
+    reg_terms: list[tuple[torch.Tensor, float, float]]  # (weight, l1, l2) of the penalty
+    constraints: list[tuple[torch.Tensor, float]]  # (weight, max_norm) applied after each step
+
+    @classmethod
+    def of(cls, plan: TrainingPlan, model: GraphModule, params: list[torch.nn.Parameter],
+           device: torch.device) -> _Optimisation:
+        loss_fn = plan.make_loss().to(device)
+        opt = plan.make_optimizer(params)
+        out = cls(loss_fn, opt, plan.make_scheduler(opt), plan.clip_grad_norm, [], [])
+        in_model = set(model.node_ids)
+        for nid, l1, l2, max_norm in plan.regularization:
+            if nid not in in_model:
+                continue
+            for w in modules.layer_weights(model.node_module(nid)):
+                if l1 or l2:
+                    out.reg_terms.append((w, l1, l2))
+                if max_norm:
+                    out.constraints.append((w, max_norm))
+        return out
+
+
+@dataclass
+class _Run:
+    """What setup makes (steps 1-3 and the resume): everything a run's epochs use."""
+
+    plan: TrainingPlan
+    bundle: Any  # runtime.data.DataBundle
+    device: torch.device
+    seed: int
+    epochs: int
+    bs: int
+    model: GraphModule
+    params: list[torch.nn.Parameter]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    optim: _Optimisation
+    gen: torch.Generator  # the shuffle generator (step 4)
+    diagnostics: Diagnostics
+    stopping: EarlyStopping
+    graph_text: str
+    history: list[Record] = field(default_factory=list)  # epoch records, restored ones first
+    start_epoch: int = 0  # epochs completed before this run (a resumed checkpoint's)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.x_train)
+
+    @property
+    def n_val(self) -> int:
+        return len(self.x_val)
+
+    @property
+    def steps(self) -> int:
+        return math.ceil(self.n_train / self.bs)
+
+
+@dataclass
+class _Trained:
+    """An epoch's training phase, as its measurement needs it."""
+
+    t0: float  # when the phase started (perf_counter)
+    seconds: float  # its duration without pauses
+    losses: torch.Tensor  # the batch losses, float32 on the device
+    perm: torch.Tensor | None  # the epoch's row order (None: not shuffled)
+    preds: list[torch.Tensor] | None  # the batch predictions (classification only)
+    acts: dict[str, torch.Tensor]  # the last batch's captured outputs (Diagnostics.watch)
+    grad_norms: list[torch.Tensor]  # the last batch's gradient norms
 
 
 class Trainer:
@@ -224,19 +423,19 @@ class Trainer:
     def _honour_requests(self) -> None:
         """Called at a batch boundary when a request is pending; raises _Stopped to stop."""
         if not self._go.is_set() and not self._stop.is_set():
-            self._emit({"kind": "paused"})
+            self._emit({"kind": RecordKind.PAUSED.value})
             t0 = time.perf_counter()
             self._go.wait()
             self._paused_seconds += time.perf_counter() - t0
             if not self._stop.is_set():
-                self._emit({"kind": "resumed"})
+                self._emit({"kind": RecordKind.RESUMED.value})
         if self._stop.is_set():
             raise _Stopped
         with self._lock:
             self._interrupt = self._stop.is_set() or not self._go.is_set()
 
     def _emit(self, record: Record) -> None:
-        if record["kind"] != "step":  # progress only: a run of hours would keep millions
+        if record["kind"] != RecordKind.STEP:  # progress only: a run of hours would keep millions
             self.records.append(record)
         if self.on_record is not None:
             self.on_record(record)
@@ -259,6 +458,60 @@ class Trainer:
     check_every_step: bool | None = None
 
     def _run(self) -> RunResult:
+        run = self._setup()
+        self._emit(_start_record(run))
+        epoch = _Epoch(self, run)
+        saver = ckpt.Checkpointer(self.checkpoint_dir, self.checkpoint_interval) if self.checkpoint_dir else None
+        restored = False
+        try:
+            reason, restored = self._epochs(run, epoch, saver)
+        except _Stopped:
+            reason = EndReason.STOPPED
+        except BaseException:
+            if saver is not None:  # the last finished epoch stays resumable; the run's error wins
+                try:
+                    saver.flush()
+                except CheckpointError:
+                    pass
+            raise
+        if saver is not None:
+            saver.flush()
+        history = run.history
+        self._emit({"kind": RecordKind.END.value, "reason": reason.value,
+                    "epochs_completed": history[-1]["epoch"] if history else 0,
+                    "best_epoch": run.stopping.best_epoch, "restored_best": restored,
+                    "seconds": time.perf_counter() - epoch.run_start})
+        run.model.eval()
+        return RunResult(list(self.records), history, reason.value, run.stopping.best_epoch, run.model,
+                         run.device, run.plan, run.bundle, history[-1] if history else None)
+
+    def _epochs(self, run: _Run, epoch_runner: _Epoch, saver: ckpt.Checkpointer | None
+                ) -> tuple[EndReason, bool]:
+        """The epoch loop: (why it ended, whether the best weights were restored)."""
+        stopping = run.stopping
+        best_to_file = bool(self.graph.settings["checkpoint_best"])
+        for epoch in range(run.start_epoch + 1, run.epochs + 1):
+            rec = epoch_runner.run(epoch)
+            monitor = rec["val_loss"] if run.n_val else rec["train_loss"]
+            improved = stopping.update(epoch, monitor, run.model)
+            rec["improved"] = improved
+            rec["best_epoch"] = stopping.best_epoch
+            run.history.append(rec)
+            self._emit(rec)
+            if run.optim.sched is not None:
+                run.optim.sched.step()
+            if saver is not None:
+                saver.epoch_done(functools.partial(_checkpoint_state, run, epoch), best=improved and best_to_file)
+            if stopping.should_stop:
+                return EndReason.EARLY_STOPPED, stopping.restore(run.model)
+            if self._interrupt:
+                self._honour_requests()
+        return EndReason.COMPLETED, False
+
+    # ------------------------------------------------------------ setup
+
+    def _setup(self) -> _Run:
+        """Steps 1-3 of the algorithm and the resume, in the order that fixes the RNG's use."""
         graph = self.graph
         settings = graph.settings
         analysis = check_graph(graph, self.base_dir)
@@ -268,20 +521,8 @@ class Trainer:
         seed = _first(self.seed, config.get("seed"), settings["seed"])
         epochs = _first(self.epochs, settings["epochs"])
         device = resolve_device(_first(self.device, settings["device"]))
-        bundle = self.data
-        if bundle is None:
-            from .data import load_dataset  # numpy and the data sets load only when training
-
-            bundle = load_dataset(plan.data_params, self.base_dir, graph.nodes[plan.data_node])  # errors name the node
-        n_train, n_val = len(bundle.x_train), len(bundle.x_val)
-        if n_train == 0:
-            raise DataError("the training split is empty: lower val_split/test_split or add samples")
-        bs = _first(self.batch_size, config.get("batch_size"), plan.data_params.get("batch_size", 32))
-        if bs < 0:
-            raise DataError(f"batch size must be 0 (the whole training split) or positive; got {bs}")
-        bs = n_train if bs == 0 else min(bs, n_train)
-        self._batch_size_used = bs
-        steps = math.ceil(n_train / bs)
+        bundle = self._dataset(plan)
+        bs = self._batch_size(config, plan, len(bundle.x_train))
 
         # 1. model
         torch.manual_seed(seed)
@@ -299,387 +540,321 @@ class Trainer:
         y_train = modules.adapt_target(plan.loss_type, _tensor(bundle.y_train, device), classes)
         y_val = modules.adapt_target(plan.loss_type, _tensor(bundle.y_val, device), classes)
 
-        # 3. loss, optimizer, schedule, regularisation
-        loss_fn = plan.make_loss().to(device)
-        opt = plan.make_optimizer(params)
-        sched = plan.make_scheduler(opt)
-        clip = plan.clip_grad_norm
-        reg_terms: list[tuple[torch.Tensor, float, float]] = []
-        constraints: list[tuple[torch.Tensor, float]] = []
-        in_model = set(model.node_ids)
-        for nid, l1, l2, max_norm in plan.regularization:
-            if nid not in in_model:
-                continue
-            for w in modules.layer_weights(model.node_module(nid)):
-                if l1 or l2:
-                    reg_terms.append((w, l1, l2))
-                if max_norm:
-                    constraints.append((w, max_norm))
+        # 3. loss, optimizer, schedule, regularisation; the shuffle generator
+        optim = _Optimisation.of(plan, model, params, device)
         gen = torch.Generator().manual_seed(seed)
-
-        # diagnostics: what to measure on each epoch's last batch
-        diag_weights = [(n.node_id, modules.layer_weights(model.node_module(n.node_id)))
-                        for n in model.nodes if n.has_params]
-        diag_weights = [(nid, ws) for nid, ws in diag_weights if ws]
-        dead_nodes = [(n.node_id, n.type_id == "ReLU") for n in model.nodes if n.relu_like]
-        sat_nodes = [(n.node_id, n.type_id) for n in model.nodes if n.saturating]
-        watch = [nid for nid, _ in dead_nodes] + [nid for nid, _ in sat_nodes]
-
-        # early stopping and resume
-        patience = settings["patience"]
-        min_delta = settings["min_delta"]
-        keep_best = patience > 0 and settings["restore_best"]
-        best, best_epoch, bad_epochs, best_state = math.inf, None, 0, None
-        history: list[Record] = []
-        start_epoch = 0
+        stopping = EarlyStopping(settings["patience"], settings["min_delta"], settings["restore_best"])
+        run = _Run(plan, bundle, device, seed, epochs, bs, model, params, x_train, y_train, x_val, y_val,
+                   optim, gen, Diagnostics(model), stopping, dumps(graph))
         if state is not None:
-            self._restore(state, model, opt, sched, gen, device)
-            start_epoch = int(state["epoch"])
-            es = state.get("early_stopping") or {}
-            best = float(es.get("best", math.inf))
-            best_epoch = es.get("best_epoch")
-            bad_epochs = int(es.get("bad_epochs", 0))
-            if keep_best and state.get("best_model") is not None:
-                best_state = {k: v.to(device) for k, v in state["best_model"].items()}
-            history = [dict(r) for r in state["records"]]
-        graph_text = dumps(graph)
+            _resume(run, state)
+        return run
 
-        self._emit({
-            "kind": "start", "device": device_name(device), "n_train": n_train, "n_val": n_val,
-            "n_test": len(bundle.x_test), "batch_size": bs, "steps_per_epoch": steps, "epochs": epochs,
-            "first_epoch": start_epoch + 1, "seed": seed, "task": plan.task, "classes": plan.target.classes,
-            "loss": plan.loss_type, "optimizer": plan.optimizer_type, "nodes": model.node_ids,
-            "node_types": {n.node_id: n.type_id for n in model.nodes},
-            "parametric": [nid for nid, _ in diag_weights], "relu_like": [nid for nid, _ in dead_nodes],
-            "saturating": [nid for nid, _ in sat_nodes],
-            "total_params": sum(p.numel() for p in params), "history": [dict(r) for r in history],
-        })
+    def _dataset(self, plan: TrainingPlan) -> Any:
+        """The data bundle: the one given, or the Dataset node's; the training split not empty."""
+        bundle = self.data
+        if bundle is None:
+            from .data import load_dataset  # numpy and the data sets load only when training
 
-        shuffle = bool(plan.data_params.get("shuffle", True))
-        classification = plan.classification
-        sizes = torch.tensor([min(bs, n_train - k * bs) for k in range(steps)], dtype=torch.float32, device=device)
-        check_each_step = device.type == "cpu" if self.check_every_step is None else self.check_every_step
+            bundle = load_dataset(plan.data_params, self.base_dir, self.graph.nodes[plan.data_node])  # errors name the node
+        if len(bundle.x_train) == 0:
+            raise DataError("the training split is empty: lower val_split/test_split or add samples")
+        return bundle
+
+    def _batch_size(self, config: dict[str, Any], plan: TrainingPlan, n_train: int) -> int:
+        """The run's batch size: asked for, a resumed run's, or the Dataset node's (0 → all)."""
+        bs = _first(self.batch_size, config.get("batch_size"), plan.data_params.get("batch_size", 32))
+        if bs < 0:
+            raise DataError(f"batch size must be 0 (the whole training split) or positive; got {bs}")
+        bs = n_train if bs == 0 else min(bs, n_train)
+        self._batch_size_used = bs
+        return bs
+
+
+def _resume(run: _Run, state: dict[str, Any]) -> None:
+    """Continue ``run`` from a checkpoint ``state``: weights, optimizer, schedule, both RNGs,
+    early stopping and the history."""
+    _restore(state, run.model, run.optim.opt, run.optim.sched, run.gen, run.device)
+    run.start_epoch = int(state["epoch"])
+    run.stopping.load(state.get("early_stopping") or {}, state.get("best_model"), run.device)
+    run.history = [dict(r) for r in state["records"]]
+
+
+def _start_record(run: _Run) -> Record:
+    model, plan, diag = run.model, run.plan, run.diagnostics
+    return {
+        "kind": RecordKind.START.value, "device": device_name(run.device), "n_train": run.n_train,
+        "n_val": run.n_val, "n_test": len(run.bundle.x_test), "batch_size": run.bs,
+        "steps_per_epoch": run.steps, "epochs": run.epochs, "first_epoch": run.start_epoch + 1,
+        "seed": run.seed, "task": plan.task, "classes": plan.target.classes, "loss": plan.loss_type,
+        "optimizer": plan.optimizer_type, "nodes": model.node_ids,
+        "node_types": {n.node_id: n.type_id for n in model.nodes},
+        "parametric": [nid for nid, _ in diag.weights], "relu_like": list(diag.dead),
+        "saturating": [nid for nid, _ in diag.saturated],
+        "total_params": sum(p.numel() for p in run.params), "history": [dict(r) for r in run.history],
+    }
+
+
+class _Epoch:
+    """One epoch (steps 4-6): its batches with their step records and pause/stop checks, then
+    the evaluation and the diagnostics, all read back in one host sync, as the epoch record
+    (without ``improved`` and ``best_epoch``, which early stopping adds).
+
+    Made once per run: it holds the run's per-step constants and the epoch's loss buffers.
+    """
+
+    def __init__(self, trainer: Trainer, run: _Run) -> None:
+        self.trainer = trainer
+        self.run_ = run
+        device, bs, steps, n_train = run.device, run.bs, run.steps, run.n_train
+        self.shuffle = bool(run.plan.data_params.get("shuffle", True))
+        self.last_step = steps - 1
+        self.sizes = torch.tensor([min(bs, n_train - k * bs) for k in range(steps)], dtype=torch.float32,
+                                  device=device)
+        check_each_step = device.type == "cpu" if trainer.check_every_step is None else trainer.check_every_step
         # NOTE: [batch losses] Where each step fetches its loss (.item() for the NaN check), the
         # batch losses are kept as those Python floats: float32 values exactly, so the float32
         # tensor made from them at the end of the epoch equals the device buffer that the
         # accelerator path fills (loss_buf[k] = loss.detach()), and so do the sums. The list
         # saves a select and a copy per step.
-        loss_vals: list[float] = [0.0] * steps
-        loss_buf = None if check_each_step else torch.zeros(steps, dtype=torch.float32, device=device)
+        self.loss_vals: list[float] = [0.0] * steps
+        self.loss_buf = None if check_each_step else torch.zeros(steps, dtype=torch.float32, device=device)
         # The running loss of step records, where the losses are Python floats: summed as they
         # come (a step record after every batch must not re-sum the epoch so far each time).
-        size_vals = [float(min(bs, n_train - k * bs)) for k in range(steps)]
+        self.size_vals = [float(min(bs, n_train - k * bs)) for k in range(steps)]
+        self.seen_loss = 0.0  # this epoch's size-weighted batch losses so far (CPU path)
+        self.emit_steps = trainer.progress_interval is not None
+        self.interval = max(float(trainer.progress_interval or 0.0), 0.0)
+        self.next_emit = 0.0
+        self.loss_label = f"Node '{run.plan.loss_node}' ({trainer.graph.nodes[run.plan.loss_node].type})"
+        self.acts: dict[str, torch.Tensor] = {}
+        self.grad_norms: list[torch.Tensor] = []
+        self.run_start = time.perf_counter()
 
-        def batch_losses(upto: int) -> torch.Tensor:
-            """The first ``upto`` batch losses of the epoch (float32, on the device)."""
-            if loss_buf is not None:
-                return loss_buf[:upto]
-            return torch.tensor(loss_vals[:upto], dtype=torch.float32, device=device)
+    def run(self, epoch: int) -> Record:
+        """Train epoch ``epoch`` and measure it: its record."""
+        lr = float(self.run_.optim.opt.param_groups[0]["lr"])
+        trained = self._train(epoch, lr)
+        return self._record(epoch, lr, trained)
 
-        emit_steps = self.progress_interval is not None
-        interval = max(float(self.progress_interval or 0.0), 0.0)
-        run_start = time.perf_counter()
-        reason = "completed"
-        restored = False
-        last_step = steps - 1
-        loss_type = plan.loss_type
-        loss_label = f"Node '{plan.loss_node}' ({graph.nodes[plan.loss_node].type})"
+    # ------------------------------------------------------------ the training phase
 
-        saver = _Checkpointer(self.checkpoint_dir, self.checkpoint_interval) if self.checkpoint_dir else None
-        epoch = start_epoch
-        try:
-            for epoch in range(start_epoch + 1, epochs + 1):
-                lr = float(opt.param_groups[0]["lr"])
-                model.train()
-                perm = torch.randperm(n_train, generator=gen).to(device) if shuffle else None
-                self._paused_seconds = 0.0
-                t0 = time.perf_counter()
-                next_emit = t0 + interval
-                acts: dict[str, torch.Tensor] = {}
-                grad_norms: list[torch.Tensor] = []
-                # the epoch's batch predictions (detached: no copy, no graph kept), for accuracy
-                preds: list[torch.Tensor] | None = [] if classification else None
-                seen_loss = 0.0  # this epoch's size-weighted batch losses so far (CPU path)
-                for k in range(steps):
-                    if self._interrupt:
-                        self._honour_requests()
-                    lo = k * bs
-                    if perm is None:
-                        xb, yb = x_train[lo:lo + bs], y_train[lo:lo + bs]
-                    else:
-                        idx = perm[lo:lo + bs]
-                        xb, yb = x_train[idx], y_train[idx]
-                    if k == last_step and watch:
-                        with model.capturing(watch) as acts:
-                            pred = model(xb)
-                    else:
-                        pred = model(xb)
-                    try:
-                        loss = loss_fn(pred, yb)
-                    except (RuntimeError, ValueError, IndexError) as exc:
-                        raise NodeError(plan.loss_node, f"{loss_label}: {' '.join(str(exc).split())[:400]}") from exc
-                    if reg_terms:
-                        total = loss + modules.regularization_penalty(reg_terms)
-                    else:
-                        total = loss
-                    opt.zero_grad(set_to_none=True)
-                    total.backward()
-                    if k == last_step:
-                        grad_norms = [_norm([w.grad for w in ws], device) for _, ws in diag_weights]
-                    if clip > 0.0:
-                        torch.nn.utils.clip_grad_norm_(params, clip)
-                    opt.step()
-                    if constraints:
-                        modules.apply_max_norm(constraints)
-                    if loss_buf is None:
-                        value = loss.item()
-                        loss_vals[k] = value
-                        seen_loss += value * size_vals[k]
-                        if not math.isfinite(value):
-                            self._diverged(epoch, k + 1, value, lr, clip)
-                    else:
-                        loss_buf[k] = loss.detach()
-                    if preds is not None:
-                        preds.append(pred.detach())
-                    if emit_steps and k != last_step:
-                        now = time.perf_counter()
-                        if now >= next_emit:
-                            next_emit = now + interval
-                            self._step_record(epoch, k, steps, bs, n_train, loss_buf, sizes, seen_loss, lr,
-                                              run_start, clip)
-                # the epoch's training phase ends here
-                synchronize(device)
-                train_seconds = time.perf_counter() - t0 - self._paused_seconds
-                losses = batch_losses(steps)
-                stats = [(losses * sizes).sum() / n_train]
-                if preds is not None:
-                    target = y_train if perm is None else y_train[perm]
-                    stats.append(modules.correct_count(loss_type, torch.cat(preds), target))
-                if n_val:
-                    model.eval()
-                    val_loss, val_correct = _evaluate(model, loss_fn, loss_type, x_val, y_val,
-                                                      classification)
-                    stats.append(val_loss / n_val)
-                    if classification:
-                        stats.append(val_correct)
-                    model.train()
-                stats += grad_norms
-                stats += [_norm(ws, device) for _, ws in diag_weights]
-                for nid, _ in dead_nodes:  # dead = exactly 0 for the whole batch: no gradient
-                    stats.append((acts[nid] == 0).flatten(1).all(0).float().mean())
-                for nid, kind in sat_nodes:
-                    a = acts[nid]
-                    sat = (a.abs() > 0.99) if kind == "Tanh" else ((a < 0.01) | (a > 0.99))
-                    stats.append(sat.float().mean())
-                # The one host sync per epoch. float32 throughout (MPS has no float64); correct
-                # counts are exact in float32 up to 2**24 samples and are divided on the host.
-                values = torch.stack([s.detach().float() for s in stats]).tolist()
-                epoch_seconds = time.perf_counter() - t0 - self._paused_seconds
-                it = iter(values)
-                train_loss = next(it)
-                if not math.isfinite(train_loss):
-                    self._find_divergence(epoch, losses, lr, clip)
-                rec: Record = {"kind": "epoch", "epoch": epoch, "train_loss": train_loss}
-                train_acc = next(it) / n_train if preds is not None else None
-                val_loss = next(it) if n_val else None
-                val_acc = next(it) / n_val if n_val and classification else None
-                rec["val_loss"] = val_loss
-                if classification:
-                    rec["train_accuracy"] = train_acc
-                    rec["val_accuracy"] = val_acc
-                rec["lr"] = lr
-                rec["epoch_seconds"] = epoch_seconds
-                rec["samples_per_second"] = n_train / train_seconds if train_seconds > 0 else None
-                rec["grad_norm"] = {nid: next(it) for nid, _ in diag_weights}
-                rec["weight_norm"] = {nid: next(it) for nid, _ in diag_weights}
-                rec["dead_fraction"] = {nid: next(it) for nid, _ in dead_nodes}
-                rec["saturated_fraction"] = {nid: next(it) for nid, _ in sat_nodes}
-                monitor = val_loss if n_val else train_loss
-                improved = monitor < best - min_delta
-                if improved:
-                    best, best_epoch, bad_epochs = monitor, epoch, 0
-                    if keep_best:
-                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad_epochs += 1
-                rec["improved"] = improved
-                rec["best_epoch"] = best_epoch
-                history.append(rec)
-                self._emit(rec)
-                if sched is not None:
-                    sched.step()
-                if saver is not None:
-                    saver.epoch_done(functools.partial(self._checkpoint_state, graph_text, epoch, seed, bs, epochs,
-                                                       device, model, opt, sched, gen, best, best_epoch,
-                                                       bad_epochs, best_state, history),
-                                     best=improved and settings["checkpoint_best"])
-                if patience > 0 and bad_epochs >= patience:
-                    reason = "early_stopped"
-                    if keep_best and best_state is not None:
-                        model.load_state_dict(best_state)
-                        restored = True
-                    break
-                if self._interrupt:
-                    self._honour_requests()
-        except _Stopped:
-            reason = "stopped"
-        except BaseException:
-            if saver is not None:  # the last finished epoch stays resumable; the run's error wins
-                try:
-                    saver.flush()
-                except CheckpointError:
-                    pass
-            raise
-        if saver is not None:
-            saver.flush()
-        completed = history[-1]["epoch"] if history else 0
-        self._emit({"kind": "end", "reason": reason, "epochs_completed": completed, "best_epoch": best_epoch,
-                    "restored_best": restored, "seconds": time.perf_counter() - run_start})
-        model.eval()
-        return RunResult(list(self.records), history, reason, best_epoch, model, device, plan, bundle,
-                         history[-1] if history else None)
+    def _train(self, epoch: int, lr: float) -> _Trained:
+        run, trainer = self.run_, self.trainer
+        run.model.train()
+        perm = torch.randperm(run.n_train, generator=run.gen).to(run.device) if self.shuffle else None
+        trainer._paused_seconds = 0.0
+        t0 = time.perf_counter()
+        self.next_emit = t0 + self.interval
+        self.acts, self.grad_norms = {}, []
+        # the epoch's batch predictions (detached: no copy, no graph kept), for accuracy
+        preds: list[torch.Tensor] | None = [] if run.plan.classification else None
+        self.seen_loss = 0.0
+        x_train, y_train, bs, last_step = run.x_train, run.y_train, run.bs, self.last_step
+        for k in range(run.steps):
+            if trainer._interrupt:
+                trainer._honour_requests()
+            lo = k * bs
+            if perm is None:
+                xb, yb = x_train[lo:lo + bs], y_train[lo:lo + bs]
+            else:
+                idx = perm[lo:lo + bs]
+                xb, yb = x_train[idx], y_train[idx]
+            pred, loss = self._step(k, xb, yb)
+            self._keep_loss(epoch, k, loss, lr)
+            if preds is not None:
+                preds.append(pred.detach())
+            if self.emit_steps and k != last_step:
+                now = time.perf_counter()
+                if now >= self.next_emit:
+                    self.next_emit = now + self.interval
+                    self._step_record(epoch, k, lr)
+        # the epoch's training phase ends here
+        synchronize(run.device)
+        seconds = time.perf_counter() - t0 - trainer._paused_seconds
+        return _Trained(t0, seconds, self._batch_losses(run.steps), perm, preds, self.acts, self.grad_norms)
 
-    # ------------------------------------------------------------ helpers
-
-    def _step_record(self, epoch: int, k: int, steps: int, bs: int, n_train: int, loss_buf: torch.Tensor | None,
-                     sizes: torch.Tensor, seen_loss: float, lr: float, run_start: float, clip: float) -> None:
-        """After step ``k`` (0-based). ``loss_buf``: the device buffer of batch losses on an
-        accelerator; None where the losses are Python floats, summed so far in ``seen_loss``."""
-        seen = float(min((k + 1) * bs, n_train))
-        if loss_buf is None:
-            running = seen_loss / seen
+    def _step(self, k: int, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step 5 on batch ``k``: (prediction, data loss). The last batch also captures the
+        watched outputs and the gradient norms for the diagnostics."""
+        run, optim = self.run_, self.run_.optim
+        model, last = run.model, k == self.last_step
+        if last and run.diagnostics.watch:
+            with model.capturing(run.diagnostics.watch) as self.acts:
+                pred = model(xb)
         else:
-            running = (loss_buf[:k + 1] * sizes[:k + 1]).sum().item() / seen
+            pred = model(xb)
+        try:
+            loss = optim.loss_fn(pred, yb)
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise NodeError(run.plan.loss_node, f"{self.loss_label}: {' '.join(str(exc).split())[:400]}") from exc
+        if optim.reg_terms:
+            total = loss + modules.regularization_penalty(optim.reg_terms)
+        else:
+            total = loss
+        optim.opt.zero_grad(set_to_none=True)
+        total.backward()
+        if last:
+            self.grad_norms = run.diagnostics.grad_norms(run.device)
+        if optim.clip > 0.0:
+            torch.nn.utils.clip_grad_norm_(run.params, optim.clip)
+        optim.opt.step()
+        if optim.constraints:
+            modules.apply_max_norm(optim.constraints)
+        return pred, loss
+
+    def _keep_loss(self, epoch: int, k: int, loss: torch.Tensor, lr: float) -> None:
+        """Keep batch ``k``'s loss: on the device, or as a float checked for NaN/Inf at once."""
+        if self.loss_buf is None:
+            value = loss.item()
+            self.loss_vals[k] = value
+            self.seen_loss += value * self.size_vals[k]
+            if not math.isfinite(value):
+                _diverged(epoch, k + 1, value, lr, self.run_.optim.clip)
+        else:
+            self.loss_buf[k] = loss.detach()
+
+    def _batch_losses(self, upto: int) -> torch.Tensor:
+        """The first ``upto`` batch losses of the epoch (float32, on the device)."""
+        if self.loss_buf is not None:
+            return self.loss_buf[:upto]
+        return torch.tensor(self.loss_vals[:upto], dtype=torch.float32, device=self.run_.device)
+
+    def _step_record(self, epoch: int, k: int, lr: float) -> None:
+        """After step ``k`` (0-based). On an accelerator the running loss comes from the device
+        buffer; where the losses are Python floats, from their sum so far (``seen_loss``)."""
+        run = self.run_
+        seen = float(min((k + 1) * run.bs, run.n_train))
+        if self.loss_buf is None:
+            running = self.seen_loss / seen
+        else:
+            running = (self.loss_buf[:k + 1] * self.sizes[:k + 1]).sum().item() / seen
             if not math.isfinite(running):  # an accelerator's deferred NaN check
-                self._find_divergence(epoch, loss_buf[:k + 1], lr, clip)
-        self._emit({"kind": "step", "epoch": epoch, "step": k + 1, "steps": steps,
-                    "samples_seen": min((k + 1) * bs, n_train), "train_loss_running": running, "lr": lr,
-                    "seconds": time.perf_counter() - run_start})
+                _find_divergence(epoch, self.loss_buf[:k + 1], lr, run.optim.clip)
+        self.trainer._emit({"kind": RecordKind.STEP.value, "epoch": epoch, "step": k + 1, "steps": run.steps,
+                            "samples_seen": min((k + 1) * run.bs, run.n_train), "train_loss_running": running,
+                            "lr": lr, "seconds": time.perf_counter() - self.run_start})
 
-    def _find_divergence(self, epoch: int, losses: torch.Tensor, lr: float, clip: float) -> None:
-        """Raise for the first non-finite batch loss in ``losses`` (the last batch when all are
-        finite but their weighted sum overflowed)."""
-        bad = (~torch.isfinite(losses)).nonzero()
-        k = int(bad[0, 0]) if len(bad) else len(losses) - 1
-        self._diverged(epoch, k + 1, float(losses[k]), lr, clip)
+    # ------------------------------------------------------------ evaluation and the record
 
-    @staticmethod
-    def _diverged(epoch: int, step: int, value: float, lr: float, clip: float) -> None:
-        what = "NaN" if math.isnan(value) else "infinite"
-        hint = (f"Try a smaller learning rate (now {lr:g}) or gradient clipping (clip_grad_norm on the optimizer)."
-                if clip <= 0 else f"Try a smaller learning rate (now {lr:g}) or a smaller clip_grad_norm (now {clip:g}).")
-        raise DivergedError(f"Training diverged at epoch {epoch}, step {step}: the loss became {what}. {hint}",
-                            epoch, step)
+    def _measure(self, trained: _Trained) -> list[float]:
+        """Step 6's numbers, in record order: train loss (and correct count), validation loss
+        (and correct count), then the diagnostics; all in one host sync."""
+        run = self.run_
+        loss_type = run.plan.loss_type
+        stats = [(trained.losses * self.sizes).sum() / run.n_train]
+        if trained.preds is not None:
+            target = run.y_train if trained.perm is None else run.y_train[trained.perm]
+            stats.append(modules.correct_count(loss_type, torch.cat(trained.preds), target))
+        if run.n_val:
+            run.model.eval()
+            val_loss, val_correct = _evaluate(run.model, run.optim.loss_fn, loss_type, run.x_val, run.y_val,
+                                              run.plan.classification)
+            stats.append(val_loss / run.n_val)
+            if run.plan.classification:
+                stats.append(val_correct)
+            run.model.train()
+        stats += run.diagnostics.tensors(trained.grad_norms, trained.acts, run.device)
+        # The one host sync per epoch. float32 throughout (MPS has no float64); correct
+        # counts are exact in float32 up to 2**24 samples and are divided on the host.
+        return torch.stack([s.detach().float() for s in stats]).tolist()
 
-    @staticmethod
-    def _checkpoint_state(graph_text: str, epoch: int, seed: int, bs: int, epochs: int, device: torch.device,
-                          model: GraphModule, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator,
-                          best: float, best_epoch: int | None, bad_epochs: int,
-                          best_state: dict | None, history: list[Record], copy: bool = False) -> dict:
-        """The checkpoint of the epoch just finished. ``copy``: tensors cloned (on their device)
-        so that the state can be written later while training goes on; the records are taken
-        when it is written (``history`` only grows)."""
-        model_state = {k: v.detach() for k, v in model.state_dict().items()}
-        opt_state = opt.state_dict()
-        sched_state = sched.state_dict() if sched is not None else None
-        if copy:
-            model_state, opt_state, sched_state = _copied((model_state, opt_state, sched_state))
-        n_records = len(history)
-        return {
-            "graph": graph_text,
-            "epoch": epoch,
-            "config": {"seed": seed, "batch_size": bs, "epochs": epochs, "device": device.type},
-            "model": model_state,
-            "optimizer": opt_state,
-            "scheduler": sched_state,
-            "rng": {"torch": torch.get_rng_state(), "shuffle": gen.get_state(),
-                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
-            "early_stopping": {"best": best, "best_epoch": best_epoch, "bad_epochs": bad_epochs},
-            # best_state is replaced when the monitor improves, never changed in place
-            "best_model": best_state or None,
-            "records": lambda: [dict(r) for r in history[:n_records]],
-        }
-
-    @staticmethod
-    def _restore(state: dict, model: GraphModule, opt: torch.optim.Optimizer, sched: Any,
-                 gen: torch.Generator, device: torch.device) -> None:
-        mine = model.state_dict()
-        theirs = state["model"]
-        if not isinstance(theirs, dict) or set(theirs) != set(mine) or any(
-                tuple(theirs[k].shape) != tuple(v.shape) for k, v in mine.items()):
-            raise CheckpointError("the checkpoint was written for a different model (its layers or shapes "
-                                  "differ from this graph's)")
-        try:
-            model.load_state_dict(theirs)
-            opt.load_state_dict(state["optimizer"])
-            if sched is not None and state.get("scheduler") is not None:
-                sched.load_state_dict(state["scheduler"])
-            rng = state["rng"]
-            torch.set_rng_state(rng["torch"])
-            gen.set_state(rng["shuffle"])
-            if device.type == "cuda" and rng.get("cuda") is not None:
-                torch.cuda.set_rng_state(rng["cuda"], device)
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"the checkpoint cannot be restored: {' '.join(str(exc).split())[:300]}") from None
+    def _record(self, epoch: int, lr: float, trained: _Trained) -> Record:
+        run = self.run_
+        n_train, n_val, classification = run.n_train, run.n_val, run.plan.classification
+        values = self._measure(trained)
+        epoch_seconds = time.perf_counter() - trained.t0 - self.trainer._paused_seconds
+        it = iter(values)
+        train_loss = next(it)
+        if not math.isfinite(train_loss):
+            _find_divergence(epoch, trained.losses, lr, run.optim.clip)
+        rec: Record = {"kind": RecordKind.EPOCH.value, "epoch": epoch, "train_loss": train_loss}
+        train_acc = next(it) / n_train if trained.preds is not None else None
+        val_loss = next(it) if n_val else None
+        val_acc = next(it) / n_val if n_val and classification else None
+        rec["val_loss"] = val_loss
+        if classification:
+            rec["train_accuracy"] = train_acc
+            rec["val_accuracy"] = val_acc
+        rec["lr"] = lr
+        rec["epoch_seconds"] = epoch_seconds
+        rec["samples_per_second"] = n_train / trained.seconds if trained.seconds > 0 else None
+        rec.update(run.diagnostics.read(it))
+        return rec
 
 
-class _Checkpointer:
-    """Writes a run's ``last.pt`` (and ``best.pt``) in its checkpoint folder, after every epoch
-    or, with an interval, at most every ``interval`` seconds: the epochs in between are kept as
-    one copied state in memory (the newest) and written by the next due write or by
-    :meth:`flush` when the run ends. A pending best state is always written with the next write,
-    so ``best.pt`` is never older than what ``last.pt`` says was best."""
-
-    def __init__(self, folder: str, interval: float):
-        self.folder = folder
-        self.interval = max(float(interval or 0.0), 0.0)
-        self._due = time.perf_counter() + self.interval
-        self._last: dict | None = None  # newest epoch's copied state, not yet written
-        self._best: dict | None = None  # newest improved epoch's copied state, not yet written
-
-    def epoch_done(self, make_state: Callable[..., dict], best: bool) -> None:
-        """``make_state(copy=...)``: the finished epoch's state; ``best``: it goes to best.pt too."""
-        now = time.perf_counter()
-        if now >= self._due:
-            state = make_state(copy=False)  # written now, before training changes it: no copy
-            self._write(state, best_state=state if best else self._best)
-            self._due = time.perf_counter() + self.interval
-        else:
-            self._last = make_state(copy=True)
-            if best:
-                self._best = self._last
-
-    def flush(self) -> None:
-        """Write what is pending (the run ends, however it ends)."""
-        if self._last is not None:
-            self._write(self._last, best_state=self._best)
-
-    def _write(self, state: dict, best_state: dict | None) -> None:
-        self._last = self._best = None
-        if best_state is not None:
-            ckpt.save_checkpoint(os.path.join(self.folder, ckpt.BEST), _for_file(best_state))
-        ckpt.save_checkpoint(os.path.join(self.folder, ckpt.LAST), _for_file(state))
+# ---------------------------------------------------------------- divergence
 
 
-def _for_file(state: dict) -> dict:
-    """A state of Trainer._checkpoint_state as the checkpoint file stores it (weights on the CPU)."""
-    out = dict(state)
-    out["model"] = {k: v.cpu() for k, v in state["model"].items()}
-    if state["best_model"] is not None:
-        out["best_model"] = {k: v.detach().cpu() for k, v in state["best_model"].items()}
-    out["records"] = state["records"]()
-    return out
+def _find_divergence(epoch: int, losses: torch.Tensor, lr: float, clip: float) -> None:
+    """Raise for the first non-finite batch loss in ``losses`` (the last batch when all are
+    finite but their weighted sum overflowed)."""
+    bad = (~torch.isfinite(losses)).nonzero()
+    k = int(bad[0, 0]) if len(bad) else len(losses) - 1
+    _diverged(epoch, k + 1, float(losses[k]), lr, clip)
 
 
-def _copied(obj: Any) -> Any:
-    """``obj`` with every tensor in it cloned (dicts, lists and tuples rebuilt)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    if isinstance(obj, dict):
-        return {k: _copied(v) for k, v in obj.items()}
-    if type(obj) in (list, tuple):
-        return type(obj)(_copied(v) for v in obj)
-    return obj
+def _diverged(epoch: int, step: int, value: float, lr: float, clip: float) -> None:
+    what = "NaN" if math.isnan(value) else "infinite"
+    hint = (f"Try a smaller learning rate (now {lr:g}) or gradient clipping (clip_grad_norm on the optimizer)."
+            if clip <= 0 else f"Try a smaller learning rate (now {lr:g}) or a smaller clip_grad_norm (now {clip:g}).")
+    raise DivergedError(f"Training diverged at epoch {epoch}, step {step}: the loss became {what}. {hint}",
+                        epoch, step)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def _checkpoint_state(run: _Run, epoch: int, copy: bool = False) -> dict:
+    """The checkpoint of epoch ``epoch``, just finished (see runtime.checkpoint). ``copy``:
+    tensors cloned (on their device) so that the state can be written later while training goes
+    on; the records are taken when it is written (``history`` only grows)."""
+    model_state = {k: v.detach() for k, v in run.model.state_dict().items()}
+    opt_state = run.optim.opt.state_dict()
+    sched = run.optim.sched
+    sched_state = sched.state_dict() if sched is not None else None
+    if copy:
+        model_state, opt_state, sched_state = ckpt.copied((model_state, opt_state, sched_state))
+    history, n_records, device = run.history, len(run.history), run.device
+    return {
+        "graph": run.graph_text,
+        "epoch": epoch,
+        "config": {"seed": run.seed, "batch_size": run.bs, "epochs": run.epochs, "device": device.type},
+        "model": model_state,
+        "optimizer": opt_state,
+        "scheduler": sched_state,
+        "rng": {"torch": torch.get_rng_state(), "shuffle": run.gen.get_state(),
+                "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None},
+        "early_stopping": run.stopping.state(),
+        # best_state is replaced when the monitor improves, never changed in place
+        "best_model": run.stopping.best_state or None,
+        "records": lambda: [dict(r) for r in history[:n_records]],
+    }
+
+
+def _restore(state: dict, model: GraphModule, opt: torch.optim.Optimizer, sched: Any,
+             gen: torch.Generator, device: torch.device) -> None:
+    mine = model.state_dict()
+    theirs = state["model"]
+    if not isinstance(theirs, dict) or set(theirs) != set(mine) or any(
+            tuple(theirs[k].shape) != tuple(v.shape) for k, v in mine.items()):
+        raise CheckpointError("the checkpoint was written for a different model (its layers or shapes "
+                              "differ from this graph's)")
+    try:
+        model.load_state_dict(theirs)
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None and state.get("scheduler") is not None:
+            sched.load_state_dict(state["scheduler"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        gen.set_state(rng["shuffle"])
+        if device.type == "cuda" and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state(rng["cuda"], device)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"the checkpoint cannot be restored: {' '.join(str(exc).split())[:300]}") from None
+
+
+# ---------------------------------------------------------------- small helpers
 
 
 def _first(*values: Any) -> Any:
@@ -715,4 +890,3 @@ def _evaluate(model: GraphModule, loss_fn: torch.nn.Module, loss_type: str, x: t
                 correct = c if correct is None else correct + c
     assert total is not None
     return total, correct
-
