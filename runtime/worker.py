@@ -59,6 +59,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from runtime.records import RecordKind
+
 STEP_FLUSH_S = 0.05  # step records are sent at most 20 times a second (in batches)
 STEP_SAMPLE_S = 0.02  # ...one per 20 ms of the run (the newest of a batch always)
 RESULTS_MIN_INTERVAL_S = 0.5  # live results at most this often (and at the end)
@@ -255,10 +257,10 @@ class _ChildRun:
         self._last_flush = time.perf_counter()
 
     def _sample_steps(self, batch: list[dict]) -> list[dict]:
-        last = max((i for i, r in enumerate(batch) if r.get("kind") == "step"), default=-1)
+        last = max((i for i, r in enumerate(batch) if r.get("kind") == RecordKind.STEP), default=-1)
         kept = []
         for i, r in enumerate(batch):
-            if r.get("kind") == "step":
+            if r.get("kind") == RecordKind.STEP:
                 t = r.get("seconds", 0.0)
                 if i != last and t - self._step_sent < STEP_SAMPLE_S:
                     continue
@@ -333,9 +335,9 @@ class _ChildRun:
     def _on_record(self, record: dict) -> None:
         self._pending.append(record)
         kind = record.get("kind")
-        if kind != "step" or time.perf_counter() - self._last_flush >= STEP_FLUSH_S:
+        if kind != RecordKind.STEP or time.perf_counter() - self._last_flush >= STEP_FLUSH_S:
             self.flush()
-        if (kind == "epoch" and self._results_context is not None
+        if (kind == RecordKind.EPOCH and self._results_context is not None
                 and time.perf_counter() >= self._results_due):
             self._live_results(record.get("epoch", 0))
 
