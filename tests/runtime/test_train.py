@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -243,36 +242,61 @@ def test_stop_from_another_thread_ends_at_the_next_batch(tmp_path):
     assert result.reason == "stopped" and result.records[-1]["epochs_completed"] == 1
 
 
-def test_stop_while_running_returns_promptly(tmp_path):
+def test_stop_from_the_main_thread_while_the_run_goes_on_in_another(tmp_path):
+    """As in the designer: run() on a worker thread, stop from the caller's. The run is held at a
+    step record until the stop has been requested; between that record and the end record the
+    trainer takes no further step (it checks the flag at the next batch boundary)."""
     g = mlp_graph(tmp_path, n=400, batch_size=1, epochs=10_000)
-    trainer = Trainer(g, str(tmp_path), device="cpu")
+    at_step, stop_sent = threading.Event(), threading.Event()
+    kinds: list[tuple] = []
+
+    def on_record(rec):
+        kinds.append((rec["kind"], rec.get("epoch"), rec.get("step")))
+        if rec["kind"] == "step" and rec["epoch"] == 2 and rec["step"] == 7:
+            at_step.set()
+            assert stop_sent.wait(timeout=60)  # a guard against a hang, not a measurement
+
+    trainer = Trainer(g, str(tmp_path), device="cpu", on_record=on_record, progress_interval=0)
     box = {}
     worker = threading.Thread(target=lambda: box.update(result=trainer.run()))
     worker.start()
-    time.sleep(0.5)
-    t0 = time.perf_counter()
+    assert at_step.wait(timeout=60)
     trainer.request_stop()
-    worker.join(timeout=30)
-    assert not worker.is_alive() and time.perf_counter() - t0 < 2.0
-    assert box["result"].reason == "stopped"
+    stop_sent.set()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert kinds[-2:] == [("step", 2, 7), ("end", None, None)]
+    assert box["result"].reason == "stopped" and box["result"].records[-1]["epochs_completed"] == 1
 
 
 def test_pause_then_resume_completes_with_the_same_numbers(tmp_path):
+    """Paused at a batch boundary, the run emits nothing until it is resumed: the record after
+    "paused" is "resumed", then the next step. Resumed from the main thread once "paused" came."""
     g = mlp_graph(tmp_path, dropout=0.2)
     reference = Trainer(g, str(tmp_path), device="cpu").run()
+    paused = threading.Event()
+    seen: list[tuple] = []
     trainer: Trainer
 
     def on_record(rec):
+        seen.append((rec["kind"], rec.get("epoch"), rec.get("step")))
         if rec["kind"] == "step" and rec["epoch"] == 2 and rec["step"] == 2:
             threading.Thread(target=trainer.request_pause).start()
-            threading.Timer(0.3, trainer.request_resume).start()
+        if rec["kind"] == "paused":
+            paused.set()
 
     trainer = Trainer(g, str(tmp_path), device="cpu", on_record=on_record, progress_interval=0)
-    t0 = time.perf_counter()
-    result = trainer.run()
-    kinds = [r["kind"] for r in result.records]
-    assert "paused" in kinds and kinds.index("resumed") > kinds.index("paused")
-    assert result.reason == "completed" and time.perf_counter() - t0 >= 0.3
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(result=trainer.run()))
+    worker.start()
+    assert paused.wait(timeout=60)
+    trainer.request_resume()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    i = seen.index(("paused", None, None))
+    assert seen[i - 1:i + 3] == [("step", 2, 2), ("paused", None, None), ("resumed", None, None), ("step", 2, 3)]
+    result = box["result"]
+    assert result.reason == "completed"
     assert [without_timing(r) for r in result.history] == [without_timing(r) for r in reference.history]
 
 

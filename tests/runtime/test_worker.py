@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import numpy as np
 
@@ -83,24 +82,30 @@ def test_same_request_same_records(tmp_path):
     assert run(tmp_path / "a") == run(tmp_path / "b")
 
 
-def test_stop_ends_the_child_at_the_next_batch(tmp_path):
+def test_stop_ends_the_child_inside_the_epoch(tmp_path):
+    """Stopped after a few steps of a 50-epoch run, the child ends inside epoch 1: the records
+    after the stop request are steps of epoch 1 and the end record, nothing else."""
     proc = TrainingProcess(request("digits_mlp.json", tmp_path, epochs=50, batch_size=1, threads=1))
-    state = {"stopped_at": None}
+    state = {"sent_after": None}  # how many records the parent had when it asked to stop
 
     def stop_after_a_few_steps(kind, payload, messages):
-        if state["stopped_at"] is None and any(r["kind"] == "step" and r["step"] >= 20
-                                               for r in records_of(messages)):
-            state["stopped_at"] = time.monotonic()
+        records = records_of(messages)
+        if state["sent_after"] is None and any(r["kind"] == "step" and r["step"] >= 20 for r in records):
+            state["sent_after"] = len(records)
             proc.request("stop")
 
     messages = collect(proc, stop_after_a_few_steps)
     assert messages[-1] == ("finished", {"reason": "stopped", "best_epoch": None})
-    assert time.monotonic() - state["stopped_at"] < 5.0
-    assert not [r for r in records_of(messages) if r["kind"] == "epoch"]  # stopped inside epoch 1
+    after = records_of(messages)[state["sent_after"]:]
+    assert after[-1]["kind"] == "end" and after[-1]["reason"] == "stopped"
+    assert after[-1]["epochs_completed"] == 0
+    assert all(r["kind"] == "step" and r["epoch"] == 1 for r in after[:-1])
     assert not proc.process.is_alive()
 
 
 def test_pause_holds_the_run_and_resume_continues(tmp_path):
+    """Paused before it starts, the run sends "paused" within epoch 1 and nothing more until the
+    parent resumes it: the record after "paused" is "resumed", and then the rest of the run."""
     proc = TrainingProcess(request("digits_mlp.json", tmp_path, epochs=2, batch_size=1, threads=1))
     proc.request("pause")  # before the trainer exists: applied when it starts
     seen: list[dict] = []
@@ -109,14 +114,13 @@ def test_pause_holds_the_run_and_resume_continues(tmp_path):
             seen += payload
             if any(r["kind"] == "paused" for r in payload):
                 break
-    time.sleep(0.5)
-    assert not [r for r in seen if r["kind"] == "epoch"]
+    assert seen[0]["kind"] == "start" and seen[-1]["kind"] == "paused"
+    assert all(r["kind"] == "step" and r["epoch"] == 1 for r in seen[1:-1])  # usually none: it pauses at the first batch
     proc.request("resume")
-    rest = collect(proc)
-    records = seen + records_of(rest)
-    assert any(r["kind"] == "resumed" for r in records)
-    assert rest[-1][1]["reason"] == "completed"
-    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]
+    rest = records_of(collect(proc))
+    assert rest[0]["kind"] == "resumed" and rest[-1]["kind"] == "end"
+    assert rest[-1]["reason"] == "completed"
+    assert [r["epoch"] for r in rest if r["kind"] == "epoch"] == [1, 2]
 
 
 def test_a_child_that_dies_is_reported_and_the_stream_still_finishes(tmp_path):
