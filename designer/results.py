@@ -124,7 +124,25 @@ class ResultsView(QTabWidget):
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty.setStyleSheet(f"color: {FOREGROUND};")
 
-        # confusion matrix
+        self._make_confusion_page()
+        self._make_regions_page()
+        self._make_images_page()
+        self._make_regression_page()
+
+        self._tabs = {
+            "empty": self.addTab(self._empty, "Results"),
+            "regions": self.addTab(self.regions_plot, "Decision regions"),
+            "confusion": self.addTab(self.confusion_plot, "Confusion matrix"),
+            "images": self.addTab(self.images_page, "Validation images"),
+            "regression": self.addTab(self.regression_plot, "Predicted vs. true"),
+        }
+        for key, tip in TAB_TIPS.items():
+            self.setTabToolTip(self._tabs[key], tip)
+        for key in self._tabs:
+            self.setTabVisible(self._tabs[key], key == "empty")
+        self.currentChanged.connect(self._draw_current)
+
+    def _make_confusion_page(self) -> None:
         self.confusion_plot = make_plot("confusionPlot", "Confusion matrix", "true class", grid=False)
         self.confusion_plot.getPlotItem().setLabel("bottom", "predicted class", color=FOREGROUND)
         self.confusion_plot.getPlotItem().invertY(True)
@@ -136,7 +154,7 @@ class ResultsView(QTabWidget):
         self._cm_texts: list[pg.TextItem] = []
         self._cm_shown: list[tuple[str, str] | None] = []  # what each cell's text item shows
 
-        # decision regions
+    def _make_regions_page(self) -> None:
         self.regions_plot = make_plot("regionsPlot", "Decision regions", "x₂", grid=False)
         self.regions_plot.getPlotItem().setLabel("bottom", "x₁", color=FOREGROUND)
         self.regions_plot.getPlotItem().showGrid(False, False)
@@ -145,7 +163,7 @@ class ResultsView(QTabWidget):
         self.regions_plot.getPlotItem().addItem(self._regions_image)
         self.regions_plot.getPlotItem().addItem(self._regions_scatter)
 
-        # images
+    def _make_images_page(self) -> None:
         self.image_grid = ImageGrid()
         self._images_title = QLabel()
         self._images_title.setStyleSheet(f"color: {FOREGROUND}; padding: 2px;")
@@ -162,26 +180,13 @@ class ResultsView(QTabWidget):
         scroll.setWidget(self.image_grid)
         box.addWidget(scroll)
 
-        # regression
+    def _make_regression_page(self) -> None:
         self.regression_plot = make_plot("regressionPlot", "Predicted vs. true", "predicted")
         self.regression_plot.getPlotItem().setLabel("bottom", "true", color=FOREGROUND)
         self._diagonal = pg.PlotCurveItem(pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
         self._reg_scatter = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(31, 119, 180, 150))
         self.regression_plot.getPlotItem().addItem(self._diagonal)
         self.regression_plot.getPlotItem().addItem(self._reg_scatter)
-
-        self._tabs = {
-            "empty": self.addTab(self._empty, "Results"),
-            "regions": self.addTab(self.regions_plot, "Decision regions"),
-            "confusion": self.addTab(self.confusion_plot, "Confusion matrix"),
-            "images": self.addTab(images_page, "Validation images"),
-            "regression": self.addTab(self.regression_plot, "Predicted vs. true"),
-        }
-        for key, tip in TAB_TIPS.items():
-            self.setTabToolTip(self._tabs[key], tip)
-        for key in self._tabs:
-            self.setTabVisible(self._tabs[key], key == "empty")
-        self.currentChanged.connect(self._draw_current)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         # Fixed, not the pages' (whose titles change with every update): the splitter beside the
