@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from graph import catalogue
-from graph.document import GraphEvent
+from graph.document import GraphEvent, GraphEventKind
 from graph.errors import GraphError, ParamError
 from graph.params import Param
 
@@ -385,12 +385,11 @@ class ParamInspector(QScrollArea):
             self.title_edit.setToolTip(str(exc))
 
     def _on_document_graph_event(self, event: GraphEvent) -> None:
-        kind = event.kind
-        if self.target is not None and event.node_id == self.target:
-            if kind == "param_changed" and event.name in self.editors:
+        match event.kind:
+            case GraphEventKind.PARAM_CHANGED if event.node_id == self.target and event.name in self.editors:
                 self.editors[event.name].set_value(event.new)
-            elif kind == "title_changed" and self.title_edit is not None:
+            case GraphEventKind.TITLE_CHANGED if event.node_id == self.target and self.title_edit is not None:
                 if self.title_edit.text() != event.new:
                     self.title_edit.setText(event.new)
-        elif kind == "setting_changed" and self._target_key == ("settings",) and event.name in self.editors:
-            self.editors[event.name].set_value(event.new)
+            case GraphEventKind.SETTING_CHANGED if self._target_key == ("settings",) and event.name in self.editors:
+                self.editors[event.name].set_value(event.new)

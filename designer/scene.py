@@ -10,18 +10,21 @@ Invariants:
   one move command on mouse release.
 * shape labels, parameter counts and badges come from the document's coalesced analysis
   (``analysis_changed``), so a burst of edits costs one analysis, not one per event.
+* a training run's figures (gradient bands, "failed here") go through ``set_run_overlay`` and
+  ``clear_run_overlays``; nothing outside the scene paints on its items. A rebuild drops them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QTransform
+from PySide6.QtGui import QColor, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
 from graph.analysis import Analysis
-from graph.document import Edge, GraphEvent, PortRef
+from graph.document import Edge, GraphEvent, GraphEventKind, PortRef
 from graph.errors import GraphError
 
 from .document import Document
@@ -63,6 +66,13 @@ class GraphScene(QGraphicsScene):
         self._reroute_all = False
         self._pending_pos: dict[NodeItem, tuple[float, float]] = {}
         self._moves_now = 0  # node moves applied synchronously since the last flush
+        K = GraphEventKind
+        self._event_handlers: dict[GraphEventKind, Callable[[GraphEvent], None]] = {
+            K.NODE_ADDED: self._on_node_added, K.NODE_REMOVED: self._on_node_removed,
+            K.EDGE_ADDED: self._on_edge_added, K.EDGE_REMOVED: self._on_edge_removed,
+            K.PARAM_CHANGED: self._on_node_data_changed, K.TITLE_CHANGED: self._on_node_data_changed,
+            K.NODE_MOVED: self._on_node_moved,
+        }
         document.graph_event.connect(self._on_document_graph_event)
         document.graph_replaced.connect(self.rebuild)
         document.analysis_changed.connect(self._on_document_analysis_changed)
@@ -113,47 +123,72 @@ class GraphScene(QGraphicsScene):
         return item
 
     def _on_document_graph_event(self, event: GraphEvent) -> None:
-        kind = event.kind
-        if kind == "node_added":
-            item = self._add_node_item(event.node_id)
+        handler = self._event_handlers.get(event.kind)
+        if handler is not None:
+            handler(event)
+
+    def _on_node_added(self, event: GraphEvent) -> None:
+        item = self._add_node_item(event.node_id)
+        self._mark_span(item)
+        if not self._rect_timer.isActive():
+            self._rect_timer.start()
+
+    def _on_node_removed(self, event: GraphEvent) -> None:
+        item = self.node_items.pop(event.node_id, None)
+        if item is not None:
+            self._pending_pos.pop(item, None)
             self._mark_span(item)
-            if not self._rect_timer.isActive():
-                self._rect_timer.start()
-        elif kind == "node_removed":
-            item = self.node_items.pop(event.node_id, None)
-            if item is not None:
-                self._pending_pos.pop(item, None)
-                self._mark_span(item)
-                self._unindex_node(item)
-                item.moved = None
-                self.removeItem(item)
-        elif kind == "edge_added":
-            self._add_edge_item(event.edge)
-        elif kind == "edge_removed":
-            item = self.edge_items.pop(event.edge, None)
-            if item is not None:
-                self._dirty_wires.discard(item)
-                for end in (item.source_item, item.target_item):
-                    if item in end.edges:
-                        end.edges.remove(item)
-                self.removeItem(item)
-        elif kind in ("param_changed", "title_changed"):
-            node = self.document.graph.nodes[event.node_id]
-            self.node_items[event.node_id].set_node_data(node.title, node.params)
-        elif kind == "node_moved":
-            # A step that moves many nodes (auto-layout, its undo) applies positions once, when
-            # control returns to the event loop; small steps apply them at once.
-            item = self.node_items[event.node_id]
-            if self._moves_now < SYNC_MOVES and not self._pending_pos:
-                self._moves_now += 1
-                pos = QPointF(*event.new)
-                if item.pos() != pos:
-                    item.setPos(pos)
-            else:
-                self._pending_pos[item] = event.new
-            self._schedule_wires()
-            if not self._rect_timer.isActive():
-                self._rect_timer.start()
+            self._unindex_node(item)
+            item.moved = None
+            self.removeItem(item)
+
+    def _on_edge_added(self, event: GraphEvent) -> None:
+        self._add_edge_item(event.edge)
+
+    def _on_edge_removed(self, event: GraphEvent) -> None:
+        item = self.edge_items.pop(event.edge, None)
+        if item is not None:
+            self._dirty_wires.discard(item)
+            for end in (item.source_item, item.target_item):
+                if item in end.edges:
+                    end.edges.remove(item)
+            self.removeItem(item)
+
+    def _on_node_data_changed(self, event: GraphEvent) -> None:
+        node = self.document.graph.nodes[event.node_id]
+        self.node_items[event.node_id].set_node_data(node.title, node.params)
+
+    def _on_node_moved(self, event: GraphEvent) -> None:
+        # A step that moves many nodes (auto-layout, its undo) applies positions once, when
+        # control returns to the event loop; small steps apply them at once.
+        item = self.node_items[event.node_id]
+        if self._moves_now < SYNC_MOVES and not self._pending_pos:
+            self._moves_now += 1
+            pos = QPointF(*event.new)
+            if item.pos() != pos:
+                item.setPos(pos)
+        else:
+            self._pending_pos[item] = event.new
+        self._schedule_wires()
+        if not self._rect_timer.isActive():
+            self._rect_timer.start()
+
+    # ------------------------------------------------------------------ a training run's figures
+
+    def set_run_overlay(self, node_id: str, text: str | None, color: QColor | None = None) -> bool:
+        """Show a run's figure on a node (a band along its bottom edge); ``None`` removes it.
+        False when the graph has no such node (any more)."""
+        item = self.node_items.get(node_id)
+        if item is None:
+            return False
+        item.set_run_overlay(text, color)
+        return True
+
+    def clear_run_overlays(self) -> None:
+        """Remove every node's run figure (a new run starts)."""
+        for item in self.node_items.values():
+            if item.run_text is not None:
+                item.set_run_overlay(None)
 
     def _on_document_analysis_changed(self, analysis: Analysis) -> None:
         by_node: dict[str, list[tuple[str, str]]] = {}
