@@ -5,7 +5,8 @@ Structure (for panels added later, e.g. training):
 * ``self.document``  the :class:`~designer.document.Document` (graph, path, undo stack, analysis);
   ``self.document.snapshot()`` is a listener-free copy of the graph to train on.
 * ``self.scene`` / ``self.canvas``  the :class:`GraphScene` and its view (objectName ``canvas``);
-  ``self.scene.node_items[node_id]`` is a node's item (``set_run_overlay`` draws a run's figure).
+  ``self.scene.node_items[node_id]`` is a node's item (read it; ``scene.set_run_overlay`` draws a
+  run's figure on it).
 * ``self.central_splitter``  a vertical QSplitter whose first widget is the canvas: a panel can
   go below it with ``self.central_splitter.addWidget(panel)``.
 * docks: ``self.palette_dock`` (left), ``self.inspector_dock`` (right), ``self.problems_dock``
@@ -13,7 +14,10 @@ Structure (for panels added later, e.g. training):
   toggle. After the training panel is installed the right column runs the window's full height
   (Inspector above Training) and the Problems panel is in front of the live plots;
   ``show_problems()`` brings it to the front (a refused run, the status bar's error count, F7).
-* menus: ``self.menus["file" | "edit" | "view" | "run"]``.
+* menus: ``self.menus["file" | "edit" | "view" | "run"]``; actions are attributes named
+  ``actionSave``, ``actionUndo``..., each assigned where it is made; the run and export actions
+  (``actionTrain``, ``actionPause``, ``actionResume``, ``actionStop``, ``actionExportPython``,
+  ``actionExportOnnx``) come from ``self.training.actions`` (designer.training.RunActions).
 * signals: ``selection_changed(list[str])`` (selected node ids, document order),
   ``document.analysis_changed(Analysis)``, ``document.path_changed(str)``,
   ``document.modified_changed(bool)``, ``document.graph_replaced()``.
@@ -111,6 +115,9 @@ class MainWindow(QMainWindow):
         self._fit_pending = False
         self._connect()
         self.training = install_training(self)  # training panel, live plots, results, Run/Export menus
+        run = self.training.actions
+        self.actionTrain, self.actionPause, self.actionResume, self.actionStop = run.run_actions()
+        self.actionExportPython, self.actionExportOnnx = run.export_python, run.export_onnx
         self._arrange_docks()
         self.training.controller.train_refused.connect(self.show_problems)
         # a data failure (or the next run clearing it) changes what the status bar must say
@@ -135,16 +142,15 @@ class MainWindow(QMainWindow):
             action.setStatusTip(tip)
         action.triggered.connect(lambda _=False: slot())
         self.addAction(action)
-        setattr(self, name, action)
         return action
 
     def _create_actions(self) -> None:
         K = QKeySequence.StandardKey
-        self._action("actionNew", "&New", self.new_document, K.New, "Start an empty graph")
-        self._action("actionOpen", "&Open…", self.open_dialog, K.Open, "Open a graph file")
-        self._action("actionSave", "&Save", self.save, K.Save, "Save the graph")
-        self._action("actionSaveAs", "Save &As…", self.save_as, K.SaveAs, "Save the graph under a new name")
-        self._action("actionQuit", "&Quit", self.close, K.Quit)
+        self.actionNew = self._action("actionNew", "&New", self.new_document, K.New, "Start an empty graph")
+        self.actionOpen = self._action("actionOpen", "&Open…", self.open_dialog, K.Open, "Open a graph file")
+        self.actionSave = self._action("actionSave", "&Save", self.save, K.Save, "Save the graph")
+        self.actionSaveAs = self._action("actionSaveAs", "Save &As…", self.save_as, K.SaveAs, "Save the graph under a new name")
+        self.actionQuit = self._action("actionQuit", "&Quit", self.close, K.Quit)
         self.actionUndo = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.actionUndo.setObjectName("actionUndo")
         self.actionUndo.setShortcuts(QKeySequence.keyBindings(K.Undo))
@@ -153,20 +159,20 @@ class MainWindow(QMainWindow):
         self.actionRedo.setShortcuts(QKeySequence.keyBindings(K.Redo) + [QKeySequence("Ctrl+Y")])
         self.addAction(self.actionUndo)
         self.addAction(self.actionRedo)
-        self._action("actionCut", "Cu&t", self.cut, K.Cut)
-        self._action("actionCopy", "&Copy", self.copy, K.Copy)
-        self._action("actionPaste", "&Paste", self.paste, K.Paste)
-        self._action("actionDuplicate", "D&uplicate", self.duplicate, "Ctrl+D")
-        self._action("actionDelete", "&Delete", self.delete_selection,
+        self.actionCut = self._action("actionCut", "Cu&t", self.cut, K.Cut)
+        self.actionCopy = self._action("actionCopy", "&Copy", self.copy, K.Copy)
+        self.actionPaste = self._action("actionPaste", "&Paste", self.paste, K.Paste)
+        self.actionDuplicate = self._action("actionDuplicate", "D&uplicate", self.duplicate, "Ctrl+D")
+        self.actionDelete = self._action("actionDelete", "&Delete", self.delete_selection,
                      [QKeySequence(QKeySequence.StandardKey.Delete), QKeySequence("Backspace")])
-        self._action("actionSelectAll", "Select &All", self.select_all, K.SelectAll)
-        self._action("actionZoomIn", "Zoom &In", self.canvas.zoom_in, [K.ZoomIn, "Ctrl+="])
-        self._action("actionZoomOut", "Zoom &Out", self.canvas.zoom_out, K.ZoomOut)
-        self._action("actionFit", "&Fit to View", self.canvas.fit_all, "Ctrl+0")
-        self._action("actionActualSize", "Actual Si&ze", self.canvas.reset_zoom, "Ctrl+1")
-        self._action("actionAutoLayout", "Auto &Layout", self.auto_layout, "Ctrl+L",
+        self.actionSelectAll = self._action("actionSelectAll", "Select &All", self.select_all, K.SelectAll)
+        self.actionZoomIn = self._action("actionZoomIn", "Zoom &In", self.canvas.zoom_in, [K.ZoomIn, "Ctrl+="])
+        self.actionZoomOut = self._action("actionZoomOut", "Zoom &Out", self.canvas.zoom_out, K.ZoomOut)
+        self.actionFit = self._action("actionFit", "&Fit to View", self.canvas.fit_all, "Ctrl+0")
+        self.actionActualSize = self._action("actionActualSize", "Actual Si&ze", self.canvas.reset_zoom, "Ctrl+1")
+        self.actionAutoLayout = self._action("actionAutoLayout", "Auto &Layout", self.auto_layout, "Ctrl+L",
                      "Arrange the nodes in layers, left to right")
-        self._action("actionCheck", "&Check Graph", self.check_graph, "F7",
+        self.actionCheck = self._action("actionCheck", "&Check Graph", self.check_graph, "F7",
                      "Analyse the graph and show its problems")
         fit_key = QShortcut(QKeySequence("F"), self.canvas)
         fit_key.setContext(Qt.ShortcutContext.WidgetShortcut)

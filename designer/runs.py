@@ -32,6 +32,8 @@ from typing import Any
 from graph import fileformat
 from graph.document import Graph
 
+from .run_types import FINISHED, RunStatus
+
 # Scalar metrics of an epoch record, in CSV column order.
 EPOCH_COLUMNS = (
     "epoch",
@@ -46,10 +48,9 @@ EPOCH_COLUMNS = (
 # Per-node metrics of an epoch record (dicts keyed by node id).
 NODE_METRICS = ("grad_norm", "weight_norm", "dead_fraction", "saturated_fraction")
 
-FINISHED = ("completed", "early_stopped", "stopped", "failed")
 # How the runs list names each status.
-STATE_WORDS = {"running": "running", "paused": "paused", "completed": "done", "early_stopped": "early stop",
-               "stopped": "stopped", "failed": "failed"}
+STATE_WORDS = {RunStatus.RUNNING: "running", RunStatus.PAUSED: "paused", RunStatus.COMPLETED: "done",
+               RunStatus.EARLY_STOPPED: "early stop", RunStatus.STOPPED: "stopped", RunStatus.FAILED: "failed"}
 
 
 @dataclass
@@ -62,12 +63,15 @@ class Run:
     node_titles: dict[str, str]  # node id -> how plots label it
     checkpoint_dir: str
     started_at: float = field(default_factory=time.time)
-    status: str = "running"  # running, paused, completed, early_stopped, stopped, failed
+    status: RunStatus = RunStatus.RUNNING
     message: str = ""  # the error or stop message, one paragraph
     error_node: str | None = None
     records: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     device: str = ""
+    # designer.document.Document.content_token() of the graph the run trained: an export uses
+    # this run's weights while the document still holds that content (None: not known).
+    content_token: int | None = None
     # The epoch records, computed once per change of ``records`` (the runs list and the
     # progress ask for them after every epoch: a scan each time made long runs quadratic).
     _epochs_cache: tuple[int, int, list[dict]] | None = field(default=None, repr=False, compare=False)
@@ -92,7 +96,7 @@ class Run:
     def can_resume(self) -> bool:
         """A run that was stopped (or failed for a reason other than divergence) with a
         checkpoint on disk can continue where it ended."""
-        return (self.status == "stopped" and self.last_epoch < int(self.settings.get("epochs") or 0)
+        return (self.status == RunStatus.STOPPED and self.last_epoch < int(self.settings.get("epochs") or 0)
                 and has_checkpoint(self.checkpoint_dir))
 
     def graph(self) -> Graph:
@@ -137,9 +141,9 @@ class Run:
         last, total = self.last_epoch, self.settings.get("epochs")
         if not last:
             return ""
-        if self.status in ("running", "paused") and total:
+        if self.status in (RunStatus.RUNNING, RunStatus.PAUSED) and total:
             return f"epoch {last}/{total}"
-        if self.status != "completed" and total and last < int(total):
+        if self.status != RunStatus.COMPLETED and total and last < int(total):
             return f"{last}/{total} epochs"
         return f"{last} epoch{'s' * (last != 1)}"
 

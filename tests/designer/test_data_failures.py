@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from designer.run_types import ErrorKind
 from graph import save_path
 from tests.designer.test_training import RUN_TIMEOUT_MS, wait_finished
 from tests.graph.test_data_paths import KINDS, csv_graph, hostile_path, never_opened  # noqa: F401
@@ -54,9 +55,9 @@ def test_a_csv_deleted_before_training_fails_as_a_data_error_of_the_node(qtbot, 
     os.remove(csv_path)
     with qtbot.waitSignal(controller.run_failed, timeout=RUN_TIMEOUT_MS) as failed:
         window.actionTrain.trigger()
-    info = failed.args[0]
-    assert info["error"] == "DataError" and info["node_id"] == "n1"
-    message = info["message"]
+    failure = failed.args[0]
+    assert failure.kind is ErrorKind.DATA and failure.node_id == "n1"
+    message = failure.message
     assert message.startswith("Node 'data' (n1, Dataset): cannot open CSV file ") and str(csv_path) in message
     assert "Cannot build the model" not in message
     assert window.scene.node_items["n1"].run_text.startswith("✖")

@@ -21,7 +21,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from designer.training import TrainingController
+from designer.training import ModelExporter, TrainingController
 from graph import load_path
 from tests.conftest import SAMPLES
 
@@ -41,10 +41,12 @@ def tour(window, tmp_path, monkeypatch):
     source.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     assert window.open_path(source, ask=False)
     controller: TrainingController = window.training.controller
+    exporter: ModelExporter = window.training.exporter
     t = SimpleNamespace(controller=controller, source=source, told=[], path="")
     t.answer = lambda path: setattr(t, "path", str(path))
-    monkeypatch.setattr(controller, "choose_export_path", lambda caption, suggested, filters: t.path)
-    monkeypatch.setattr(controller, "inform", lambda title, text: t.told.append(text))
+    monkeypatch.setattr(exporter, "choose_export_path", lambda caption, suggested, filters: t.path)
+    monkeypatch.setattr(exporter, "inform", lambda title, text: t.told.append(text))
+    monkeypatch.setattr(exporter, "show_error", lambda title, text: pytest.fail(f"{title}: {text}"))
     monkeypatch.setattr(controller, "show_run_error", lambda title, text: pytest.fail(f"{title}: {text}"))
     return t
 
@@ -145,6 +147,10 @@ def test_exports_before_a_run_after_it_and_after_an_edit_say_which_weights(qtbot
     for key, tensor in best.items():
         np.testing.assert_array_equal(stored[key], tensor.numpy())
 
+    # the run is found by what it trained (the document's content token), not by comparing texts
+    assert run.content_token == window.document.content_token()
+    assert window.training.exporter.trained_run() is run
+
     # moving a node changes no weight: the run's weights still apply
     node = window.document.graph.nodes["n3"]
     window.document.move_nodes({"n3": (node.position[0] + 40, node.position[1])})
@@ -174,17 +180,17 @@ def test_exports_before_a_run_after_it_and_after_an_edit_say_which_weights(qtbot
 
 def test_an_unsaved_graph_is_named_so_and_a_shadowing_name_is_refused(window, tmp_path, monkeypatch):
     window.document.reset(load_path(SAMPLES / "xor_mlp.json"))  # never saved: no path
-    controller = window.training.controller
+    exporter = window.training.exporter
     told, errors = [], []
-    monkeypatch.setattr(controller, "inform", lambda title, text: told.append(text))
-    monkeypatch.setattr(controller, "show_run_error", lambda title, text: errors.append(text))
+    monkeypatch.setattr(exporter, "inform", lambda title, text: told.append(text))
+    monkeypatch.setattr(exporter, "show_error", lambda title, text: errors.append(text))
     script = tmp_path / "tour.py"
-    monkeypatch.setattr(controller, "choose_export_path", lambda caption, suggested, filters: str(script))
+    monkeypatch.setattr(exporter, "choose_export_path", lambda caption, suggested, filters: str(script))
     window.actionExportPython.trigger()
     top = flat(header(script))
     assert "Source: an unsaved graph" in top and "python tour.py --epochs N" in top
     assert told and not errors
     shadow = tmp_path / "torch.py"
-    monkeypatch.setattr(controller, "choose_export_path", lambda caption, suggested, filters: str(shadow))
+    monkeypatch.setattr(exporter, "choose_export_path", lambda caption, suggested, filters: str(shadow))
     window.actionExportPython.trigger()
     assert len(told) == 1 and errors and "shadow" in errors[-1] and not shadow.exists()

@@ -78,8 +78,9 @@ def test_readme_tour_through_qt_events(qtbot, tour_window, prompts, tmp_path, mo
     assert (tmp_path / "xor_tour.json").exists() and not window.document.is_modified()
     script = tmp_path / "xor_tour.py"
     told: list[str] = []
-    monkeypatch.setattr(controller, "choose_export_path", lambda *_a: str(script))
-    monkeypatch.setattr(controller, "inform", lambda _title, text: told.append(text))
+    exporter = window.training.exporter
+    monkeypatch.setattr(exporter, "choose_export_path", lambda *_a: str(script))
+    monkeypatch.setattr(exporter, "inform", lambda _title, text: told.append(text))
     (action,) = [a for a in window.menus["export"].actions() if a.text().replace("&", "") == "Export Python Script…"]
     action.trigger()
     weights = tmp_path / "xor_tour.weights.pt"

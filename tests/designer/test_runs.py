@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from designer.run_types import ErrorKind, RunFailure, RunStatus
 from designer.runs import Run
 
 
@@ -63,10 +64,10 @@ def test_the_label_shows_the_last_epochs_train_and_val_loss_and_accuracy():
     assert run.label() == ("Run 1 · running · epoch 2/10 · Adam\n"
                            "train loss 0.0123 acc 100 %\n"
                            "val loss 0.0312 acc 99.5 %")
-    run.status = "stopped"
+    run.status = RunStatus.STOPPED
     assert run.label().splitlines()[0] == "Run 1 · stopped · 2/10 epochs · Adam"
     run.settings["epochs"] = 2
-    run.status = "completed"
+    run.status = RunStatus.COMPLETED
     assert run.label().splitlines()[0] == "Run 1 · done · 2 epochs · Adam"
     details = run.details()  # the tooltip: more digits, one split a line
     assert "train loss 0.01234, accuracy 100.0 %" in details
@@ -80,8 +81,22 @@ def test_the_label_leaves_out_what_the_task_or_the_data_does_not_have():
     run.add_record({"kind": "epoch", "epoch": 2, "train_loss": 0.125, "val_loss": 0.5})
     assert run.label().splitlines()[1:] == ["train loss 0.125", "val loss 0.5"]
     run.add_record({"kind": "epoch", "epoch": 3, "train_loss": float("inf"), "val_loss": float("nan")})
-    run.status = "failed"
+    run.status = RunStatus.FAILED
     assert run.label().splitlines()[1:] == ["train loss inf", "val loss nan"]  # a diverged run says so
     run.add_record({"kind": "epoch", "epoch": 4, "train_loss": 0.5, "train_accuracy": 0.0,
                     "val_loss": 0.5, "val_accuracy": 0.1234})
     assert run.label().splitlines()[1:] == ["train loss 0.5 acc 0 %", "val loss 0.5 acc 12.3 %"]
+
+
+def test_statuses_and_error_kinds_are_typed_once_and_still_compare_as_text():
+    assert RunStatus.from_reason("early_stopped") is RunStatus.EARLY_STOPPED
+    assert RunStatus.from_reason(None) is RunStatus.COMPLETED
+    assert RunStatus.STOPPED == "stopped" and str(RunStatus.STOPPED) == "stopped"
+    failure = RunFailure.from_info({"error": "DivergedError", "message": "the loss became nan", "epoch": 2})
+    assert failure.kind is ErrorKind.DIVERGED and failure.diverged and failure.epoch == 2
+    assert failure.kind.title == "Training diverged"
+    # a data error about "information.csv" is not a divergence: the kind decides, not the text
+    data = RunFailure.from_info({"error": "DataError", "message": "cannot open information.csv (nan)"})
+    assert data.kind is ErrorKind.DATA and not data.diverged
+    odd = RunFailure.from_info({"error": "ZeroDivisionError", "message": "boom", "bug": True})
+    assert odd.kind is ErrorKind.OTHER and odd.bug and odd.kind.title == "Training failed"

@@ -13,10 +13,10 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QWidget
 
-from designer.training import TrainingController, TrainingPanel
+from designer.training import ErrorKind, TrainingController, TrainingPanel
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -128,16 +128,21 @@ def test_stop_mid_epoch_ends_the_thread_within_a_second(qtbot, window):
 def test_pause_resume_and_stop_while_paused(qtbot, window):
     controller = start(qtbot, window, "digits_mlp.json", epochs=3, batch=1)
     qtbot.waitUntil(lambda: (controller.progress().get("step") or 0) >= 3, timeout=RUN_TIMEOUT_MS)
-    window.actionPause.trigger()
-    assert controller.state == "paused"
-    assert window.actionResume.isEnabled() and not window.actionPause.isEnabled()
-    assert window.actionStop.isEnabled()
-    qtbot.wait(300)  # let the pause land on a batch boundary
+    # the run acknowledges the pause with its "paused" record, at a batch boundary
+    with qtbot.waitSignal(controller.run_paused, timeout=10_000):
+        window.actionPause.trigger()
+        assert controller.state == "paused"
+        assert window.actionResume.isEnabled() and not window.actionPause.isEnabled()
+        assert window.actionStop.isEnabled()
     before = controller.progress().get("step")
-    qtbot.wait(400)
-    assert controller.progress().get("step") == before
-    window.actionResume.trigger()
-    qtbot.waitUntil(lambda: controller.progress().get("step") != before, timeout=10_000)
+    taken: list[str] = []  # every record the window takes from the run from now on, in order
+    controller.records_taken.connect(lambda records: taken.extend(r["kind"] for r in records))
+    with qtbot.waitSignal(controller.run_resumed, timeout=10_000):
+        window.actionResume.trigger()
+    qtbot.waitUntil(lambda: "step" in taken, timeout=10_000)
+    # nothing came between the acknowledged pause and the resume: no step trained while paused
+    assert taken[0] == "resumed", taken[:5]
+    assert controller.progress().get("step") != before
     window.actionPause.trigger()
     window.actionStop.trigger()  # stop while paused must not hang
     run = wait_finished(qtbot, controller)
@@ -148,14 +153,17 @@ def test_closing_the_window_during_a_run_stops_it_cleanly(qtbot, window, qt_mess
     controller = start(qtbot, window, "digits_mlp.json", epochs=50, batch=4)
     thread = controller.run_thread
     qtbot.waitUntil(lambda: (controller.progress().get("step") or 0) >= 2, timeout=RUN_TIMEOUT_MS)
-    child = controller._worker._process.process
+    child = controller.run_process()
     window.document.undo_stack.setClean()
     assert window.close()
     assert thread.isFinished()
     assert not child.is_alive() and child.exitcode == 0  # stopped, not killed; no orphan process
     assert controller.thread_count() == 0 and not controller.active
     assert controller.run.status == "stopped"
-    qtbot.wait(100)  # any late queued signal from the worker is ignored
+    # The thread has finished, so whatever the worker emitted is posted by now: deliver it all
+    # (and the deferred deletes) and check nothing complains.
+    QCoreApplication.sendPostedEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert not [m for m in qt_messages if "QThread" in m or "Destroyed" in m], qt_messages
 
 
@@ -164,12 +172,13 @@ def test_training_runs_in_its_own_process_and_its_crash_leaves_the_app_usable(qt
 
     controller = start(qtbot, window, "digits_mlp.json", epochs=50, batch=1)
     qtbot.waitUntil(lambda: (controller.progress().get("step") or 0) >= 2, timeout=RUN_TIMEOUT_MS)
-    child = controller._worker._process.process
+    child = controller.run_process()
     assert child.pid != os.getpid() and child.is_alive()
     os.kill(child.pid, signal.SIGKILL)  # what a native crash or the out-of-memory killer does
     run = wait_finished(qtbot, controller)
     assert run.status == "failed"
-    assert "ended unexpectedly" in controller.last_error["message"]
+    assert controller.last_error.kind is ErrorKind.PROCESS
+    assert "ended unexpectedly" in controller.last_error.message
     assert controller.error_box is not None and "ended unexpectedly" in controller.error_box.text()
     assert run.records  # what it had sent is kept
     controller.error_box.close()
@@ -183,8 +192,8 @@ def test_diverging_run_stops_with_a_message_and_the_next_run_starts(qtbot, windo
     controller = start(qtbot, window, "diverging_lr.json")
     run = wait_finished(qtbot, controller)
     assert run.status == "failed"
-    assert controller.last_error["error"] == "DivergedError"
-    text = controller.last_error["message"]
+    assert controller.last_error.kind is ErrorKind.DIVERGED
+    text = controller.last_error.message
     assert "diverged" in text and "learning rate" in text
     assert "'loss' (n5, MSELoss)" in text  # names the node where the loss became infinite
     box = controller.error_box
@@ -243,21 +252,21 @@ def test_editing_during_a_run_does_not_touch_it_and_resume_continues_exactly(qtb
 
 def test_export_actions_write_files_and_say_so(qtbot, window, tmp_path, monkeypatch):
     assert window.open_path(SAMPLES / "xor_mlp.json", ask=False)
-    controller = ui(window).controller
+    exporter = ui(window).exporter
     told: list[tuple[str, str]] = []
-    monkeypatch.setattr(controller, "inform", lambda title, text: told.append((title, text)))
+    monkeypatch.setattr(exporter, "inform", lambda title, text: told.append((title, text)))
     script = tmp_path / "xor.py"
-    monkeypatch.setattr(controller, "choose_export_path", lambda caption, suggested, filters: str(script))
+    monkeypatch.setattr(exporter, "choose_export_path", lambda caption, suggested, filters: str(script))
     window.actionExportPython.trigger()
     ast.parse(script.read_text())
     assert told and "Python script" in told[-1][1] and str(script) in told[-1][1]
     model = tmp_path / "xor.onnx"
-    monkeypatch.setattr(controller, "choose_export_path", lambda caption, suggested, filters: str(model))
+    monkeypatch.setattr(exporter, "choose_export_path", lambda caption, suggested, filters: str(model))
     window.actionExportOnnx.trigger()
     assert model.exists() and model.stat().st_size > 0
     assert "ONNX" in told[-1][1]
     # a cancelled dialog writes nothing and says nothing
-    monkeypatch.setattr(controller, "choose_export_path", lambda caption, suggested, filters: "")
+    monkeypatch.setattr(exporter, "choose_export_path", lambda caption, suggested, filters: "")
     window.actionExportPython.trigger()
     assert len(told) == 2
 
@@ -272,11 +281,12 @@ def test_screenshots_during_and_after_training(qtbot, window):
     rect = window.scene.node_items["n2"].sceneBoundingRect().united(
         window.scene.node_items["n6"].sceneBoundingRect()).adjusted(-20, -60, 20, 60)
     window.canvas.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-    qtbot.wait(150)
+    window.scene.flush()  # what is pending is drawn now: the wires and the plots' newest points
+    ui(window).plots.flush()
     assert controller.active  # "during" really is during
     assert window.grab().save(str(SHOTS / "training_during.png"))
-    wait_finished(qtbot, controller)
-    qtbot.wait(150)
+    wait_finished(qtbot, controller)  # a finished run has flushed its plots
+    window.scene.flush()
     assert window.grab().save(str(SHOTS / "training_after.png"))
     results = ui(window).results
     results.setCurrentIndex(results.indexOf(results.confusion_plot))
