@@ -849,6 +849,10 @@ class LivePlots(QWidget):
         """Whether the redraw timer runs (it stops when a tick finds nothing new)."""
         return self._timer.isActive()
 
+    def next_redraw_in_ms(self) -> int:
+        """How long until the next redraw (-1: none is scheduled)."""
+        return self._timer.remainingTime() if self._timer.isActive() else -1
+
     @property
     def redraw_interval_ms(self) -> int:
         """How long the redraw timer waits now (REDRAW_INTERVAL_MS when drawing is cheap)."""
