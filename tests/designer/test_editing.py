@@ -223,8 +223,9 @@ def test_problems_panel_selects_node_and_fix_is_one_step(window, qtbot, tmp_path
                          (loss, "loss", opt, "loss")]:
         doc.connect(PortRef(a, ap), PortRef(b, bp))
     path = tmp_path / "double_softmax.json"
-    assert window.save_to(path) and window.open_path(path)
-    qtbot.wait(5)
+    assert window.save_to(path)
+    with qtbot.waitSignal(doc.analysis_changed, timeout=5000):  # the Problems panel follows it
+        assert window.open_path(path)
     problems = window.problems
     rows = [f.code for f in problems.findings()]
     assert "double-softmax" in rows
@@ -238,9 +239,9 @@ def test_problems_panel_selects_node_and_fix_is_one_step(window, qtbot, tmp_path
     before = doc.text()
     button = problems.fix_button(row)
     assert button is not None and "Remove the Softmax" in button.text()
-    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(doc.analysis_changed, timeout=5000):
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
     assert soft not in doc.graph.nodes and doc.undo_stack.count() == 1
-    qtbot.wait(5)
     assert "double-softmax" not in [f.code for f in problems.findings()]
     window.actionUndo.trigger()
     assert doc.text() == before
@@ -248,13 +249,13 @@ def test_problems_panel_selects_node_and_fix_is_one_step(window, qtbot, tmp_path
 
 def test_error_badge_and_status_bar(window, qtbot):
     doc = window.document
-    lin = doc.add_node("Linear", (0.0, 0.0))
-    qtbot.wait(5)
+    with qtbot.waitSignal(doc.analysis_changed, timeout=5000):  # badges follow the analysis
+        lin = doc.add_node("Linear", (0.0, 0.0))
     item = window.scene.node_items[lin]
     assert item.has_error and "input 'input' is not connected" in item.badge.toolTip()
     assert "error" in window.validity_label.text()
-    open_xor(window)
-    qtbot.wait(5)
+    with qtbot.waitSignal(doc.analysis_changed, timeout=5000):
+        open_xor(window)
     assert window.params_label.text() == "Parameters: 17"
     assert "error" not in window.validity_label.text()
 
