@@ -19,6 +19,20 @@ GAP_Y = 40.0
 def layered_layout(graph: Graph, heights: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
     """Positions (top-left corners) for every node; ``heights`` lets a view pass real node heights."""
     order = graph.topological_order()
+    columns = _columns(order, _depths(graph, order))
+    _sort_by_barycentre(graph, columns)
+    heights = heights or {}
+    positions: dict[str, tuple[float, float]] = {}
+    for col, ids in columns.items():
+        y = 0.0
+        for nid in ids:
+            positions[nid] = (col * (NODE_W + GAP_X), y)
+            y += heights.get(nid, NODE_H) + GAP_Y
+    return positions
+
+
+def _depths(graph: Graph, order: list[str]) -> dict[str, int]:
+    """Each node's column: its longest-path depth from the sources (schedules: see below)."""
     depth: dict[str, int] = {}
     for nid in order:
         preds = graph.predecessors(nid)
@@ -28,32 +42,37 @@ def layered_layout(graph: Graph, heights: dict[str, float] | None = None) -> dic
         succ = graph.successors(nid)
         if not graph.predecessors(nid) and succ and graph.nodes[nid].node_type.category == "schedule":
             depth[nid] = max(0, min(depth[s] for s in succ) - 1)
+    return depth
+
+
+def _columns(order: list[str], depth: dict[str, int]) -> dict[int, list[str]]:
+    """Column → its nodes in topological order (columns in the order their first node comes)."""
     columns: dict[int, list[str]] = {}
     for nid in order:
         columns.setdefault(depth[nid], []).append(nid)
+    return columns
+
+
+def _sort_by_barycentre(graph: Graph, columns: dict[int, list[str]]) -> None:
+    """Reorder each column but the first, in place, by the mean row of each node's
+    predecessors (ties: the current row); four sweeps left to right."""
     rank: dict[str, float] = {}
     for col in sorted(columns):
         for i, nid in enumerate(columns[col]):
             rank[nid] = float(i)
-    for _ in range(4):  # barycentre sweeps, left to right
+
+    def key(nid: str) -> tuple[float, float]:
+        preds = graph.predecessors(nid)
+        bary = sum(rank[p] for p in preds) / len(preds) if preds else rank[nid]
+        return (bary, rank[nid])
+
+    for _ in range(4):
         for col in sorted(columns):
             if col == 0:
                 continue
-            def key(nid: str) -> tuple[float, float]:
-                preds = graph.predecessors(nid)
-                bary = sum(rank[p] for p in preds) / len(preds) if preds else rank[nid]
-                return (bary, rank[nid])
             columns[col].sort(key=key)
             for i, nid in enumerate(columns[col]):
                 rank[nid] = float(i)
-    heights = heights or {}
-    positions: dict[str, tuple[float, float]] = {}
-    for col, ids in columns.items():
-        y = 0.0
-        for nid in ids:
-            positions[nid] = (col * (NODE_W + GAP_X), y)
-            y += heights.get(nid, NODE_H) + GAP_Y
-    return positions
 
 
 def apply_layout(graph: Graph, heights: dict[str, float] | None = None) -> None:
