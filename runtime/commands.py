@@ -24,6 +24,7 @@ from graph import load_path
 from graph.errors import FileFormatError
 
 from .errors import RunError
+from .records import EndReason, RecordKind
 
 
 def _plain(value: Any) -> Any:
@@ -53,7 +54,7 @@ class _Reporter:
 
     def __call__(self, rec: dict) -> None:
         kind = rec["kind"]
-        if kind == "start":
+        if kind == RecordKind.START:
             self.epochs = rec["epochs"]
             self.device = rec["device"]
             for old in rec["history"]:
@@ -63,19 +64,19 @@ class _Reporter:
                 resumed = f", resuming at epoch {first}" if first > 1 else ""
                 print(f"training on {rec['device']}: {rec['n_train']} samples, batch {rec['batch_size']}, "
                       f"{rec['steps_per_epoch']} steps per epoch, {rec['epochs']} epochs{resumed}", file=self.progress)
-        elif kind == "step" and self.progress:
+        elif kind == RecordKind.STEP and self.progress:
             width = 20
             done = int(width * rec["step"] / rec["steps"])
             self.progress.write(f"\repoch {rec['epoch']}/{self.epochs} [{'#' * done}{'.' * (width - done)}] "
                                 f"step {rec['step']}/{rec['steps']} loss {_fmt(rec['train_loss_running'])}\x1b[K")
             self.progress.flush()
-        elif kind == "epoch":
+        elif kind == RecordKind.EPOCH:
             self.last_epoch = rec
             self._write_metrics(rec)
             if self.progress:
                 self.progress.write("\r\x1b[K" + self._line(rec) + "\n")
                 self.progress.flush()
-        elif kind in ("paused", "resumed") and self.progress:
+        elif kind in (RecordKind.PAUSED, RecordKind.RESUMED) and self.progress:
             print(f"\r{kind}", file=self.progress)
 
     def _write_metrics(self, rec: dict) -> None:
@@ -137,13 +138,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         if metrics is not None:
             metrics.close()
     final = result.final
-    words = {"completed": "completed", "early_stopped": "stopped early", "stopped": "stopped"}[result.reason]
+    words = {EndReason.COMPLETED: "completed", EndReason.EARLY_STOPPED: "stopped early",
+             EndReason.STOPPED: "stopped"}[result.reason]
     if final is None:
         print(f"{path}: {words} after 0 epochs on {reporter.device}")
         return 0
     summary = [f"{path}: {words} after {final['epoch']} epochs on {reporter.device}:",
                *_metric_parts(final, short=False)]
     if result.best_epoch is not None:
-        summary.append(f"(best epoch {result.best_epoch}{', weights restored' if result.reason == 'early_stopped' and trainer.records[-1].get('restored_best') else ''})")
+        summary.append(f"(best epoch {result.best_epoch}{', weights restored' if result.reason == EndReason.EARLY_STOPPED and trainer.records[-1].get('restored_best') else ''})")
     print(" ".join(summary))
     return 0
