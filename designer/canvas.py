@@ -43,6 +43,7 @@ GRID_MAJOR = QColor("#dde1e8")
 class GraphView(QGraphicsView):
     node_type_dropped = Signal(str, QPointF)
     files_dropped = Signal(list)
+    graph_shown = Signal()  # show_graph() set the view a graph opens with
 
     def __init__(self, scene: GraphScene, parent: Any = None):
         super().__init__(scene, parent)
@@ -97,16 +98,17 @@ class GraphView(QGraphicsView):
         if rect.isNull():
             self.set_zoom(1.0)
             self.centerOn(scene.sceneRect().center())
-            return
-        rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
-        port = self.viewport().rect()
-        fit = min(port.width() / rect.width(), port.height() / rect.height())
-        zoom = max(self.readable_zoom(), min(1.0, fit))
-        self.set_zoom(zoom)
-        seen_w, seen_h = port.width() / zoom, port.height() / zoom
-        x = rect.center().x() if rect.width() <= seen_w else rect.left() + seen_w / 2
-        y = rect.center().y() if rect.height() <= seen_h else rect.top() + seen_h / 2
-        self.centerOn(QPointF(x, y))
+        else:
+            rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
+            port = self.viewport().rect()
+            fit = min(port.width() / rect.width(), port.height() / rect.height())
+            zoom = max(self.readable_zoom(), min(1.0, fit))
+            self.set_zoom(zoom)
+            seen_w, seen_h = port.width() / zoom, port.height() / zoom
+            x = rect.center().x() if rect.width() <= seen_w else rect.left() + seen_w / 2
+            y = rect.center().y() if rect.height() <= seen_h else rect.top() + seen_h / 2
+            self.centerOn(QPointF(x, y))
+        self.graph_shown.emit()
 
     def fit_all(self) -> None:
         scene = self.scene()

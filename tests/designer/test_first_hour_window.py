@@ -14,7 +14,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QFontInfo
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QTabBar, QWidget
@@ -40,9 +40,19 @@ def fresh(qtbot) -> MainWindow:
     return w
 
 
-def settle(qtbot, ms: int = 50) -> None:
-    QApplication.processEvents()
-    qtbot.wait(ms)
+def resize(qtbot, window: QWidget, width: int, height: int) -> None:
+    """Resize the window and wait for it to have the new size. Its layouts follow the resize
+    event at once (docks, the Inspector's rows), so they are laid out by then."""
+    window.resize(width, height)
+    qtbot.waitUntil(lambda: window.size() == QSize(width, height), timeout=5000)
+    QApplication.sendPostedEvents()  # and any layout request the new size posted
+
+
+def in_front(qtbot, window: MainWindow, dock_title: str) -> None:
+    """Wait until the tab of ``dock_title`` is the current one and that dock is drawn."""
+    dock = window.problems_dock if dock_title == "Problems" else window.training.plots_dock
+    qtbot.waitUntil(lambda: current_tab_text(window, dock_title) == dock_title
+                    and not dock.visibleRegion().isEmpty(), timeout=5000)
 
 
 def rect_in(widget: QWidget, ancestor: QWidget) -> QRect:
@@ -68,15 +78,12 @@ def test_inspector_shows_a_dataset_node_without_scrolling(fresh, qtbot):
     window = fresh
     assert (window.width(), window.height()) == (1360, 840)
     nid = window.document.add_node("Dataset", (0.0, 0.0))
-    window.scene.select_nodes([nid])
-    settle(qtbot)
+    window.scene.select_nodes([nid])  # the Inspector's new rows are laid out as they are shown
     assert len(window.inspector.editors) >= 6
     assert_inspector_shows_node(window)
     window.grab().save("/tmp/win_default_dataset.png")
 
-    window.resize(1280, 800)
-    settle(qtbot)
-    assert (window.width(), window.height()) == (1280, 800)
+    resize(qtbot, window, 1280, 800)
     assert_inspector_shows_node(window)
     window.grab().save("/tmp/win_1280_dataset.png")
 
@@ -84,19 +91,17 @@ def test_inspector_shows_a_dataset_node_without_scrolling(fresh, qtbot):
 def test_inspector_shows_a_linear_node_after_the_user_resizes(window, qtbot):
     nid = drop_node(window, "Linear", window.canvas.viewport().rect().center())
     click_node(window, nid)
-    window.resize(1280, 800)
-    settle(qtbot)
+    resize(qtbot, window, 1280, 800)
     assert window.inspector.target == nid
     assert_inspector_shows_node(window)
 
 
 def test_docks_keep_usable_sizes(fresh, qtbot):
     window = fresh
-    window.resize(1280, 800)
-    settle(qtbot)
+    resize(qtbot, window, 1280, 800)
     training, plots = window.training.panel_dock, window.training.plots_dock
     plots.raise_()
-    settle(qtbot)
+    in_front(qtbot, window, "Live plots and results")
     for dock in (window.palette_dock, window.inspector_dock, training, plots):
         assert not dock.visibleRegion().isEmpty(), dock.objectName()
         hint = dock.widget().minimumSizeHint()
@@ -130,8 +135,8 @@ def test_new_after_a_zoomed_out_graph_is_at_100_percent(window, qtbot):
     assert window.open_path(SAMPLES / "digits_mlp.json", ask=False)
     window.actionFit.trigger()  # the user looks at the whole graph: far below 100 %
     assert window.canvas.zoom() < 0.6
-    window.actionNew.trigger()
-    settle(qtbot)
+    with qtbot.waitSignal(window.canvas.graph_shown, timeout=5000):
+        window.actionNew.trigger()
     assert window.canvas.transform().m11() == 1.0
     nid = drop_node(window, "Linear", window.canvas.viewport().rect().center())
     assert window.canvas.mapFromScene(window.scene.node_items[nid].sceneBoundingRect()).boundingRect().width() >= 200
@@ -151,10 +156,9 @@ def test_a_small_graph_opens_at_100_percent(window, qtbot, tmp_path):
 @pytest.mark.parametrize("sample", ["xor_mlp.json", "digits_mlp.json", "deep_relu.json"])
 def test_text_on_a_graph_just_opened_is_at_least_9_px(fresh, qtbot, sample, size):
     window = fresh
-    window.resize(*size)
-    settle(qtbot)
-    assert window.open_path(SAMPLES / sample, ask=False)
-    settle(qtbot)
+    resize(qtbot, window, *size)
+    with qtbot.waitSignal(window.canvas.graph_shown, timeout=5000):  # the deferred fit
+        assert window.open_path(SAMPLES / sample, ask=False)
     for name in ("title", "label", "small", "body"):  # node titles, wire labels, ports, parameters
         assert text_px_on_screen(window, name) >= READABLE_PX, (name, window.canvas.zoom())
     # the graph's start (its Dataset node) is in view
@@ -187,7 +191,7 @@ def graph_with_errors(window: MainWindow, qtbot) -> None:
     drop_node(window, "Linear", window.canvas.viewport().rect().center() + QPoint(0, 150))
     qtbot.waitUntil(lambda: len(window.document.analysis().errors) >= 2, timeout=2000)
     window.training.plots_dock.raise_()  # as after a run: the plots in front
-    settle(qtbot)
+    in_front(qtbot, window, "Live plots and results")
     assert current_tab_text(window, "Problems") == "Live plots and results"
     assert window.problems_dock.visibleRegion().isEmpty()
 
@@ -197,7 +201,7 @@ def test_f5_on_a_graph_with_errors_brings_the_problems_panel_to_the_front(window
     controller = window.training.controller
     with qtbot.waitSignal(controller.train_refused, timeout=2000):
         QTest.keyClick(window.canvas, Qt.Key.Key_F5)
-    settle(qtbot)
+    in_front(qtbot, window, "Problems")
     assert controller.run is None
     assert_problems_in_front(window)
     assert window.problems.topLevelItemCount() >= 2
@@ -212,7 +216,7 @@ def test_clicking_the_error_count_brings_the_problems_panel_to_the_front(window,
     assert button.isVisible() and window.statusBar().geometry().contains(button.mapTo(window, QPoint(1, 1)))
     assert "Problems panel" in button.toolTip()
     QTest.mouseClick(button, Qt.MouseButton.LeftButton, pos=button.rect().center())
-    settle(qtbot)
+    in_front(qtbot, window, "Problems")
     assert_problems_in_front(window)
 
 
@@ -233,10 +237,11 @@ def test_the_loss_to_optimizer_wire_has_its_own_style_and_says_what_it_means(win
     loss = drop_node(window, "MSELoss", center + QPoint(-300, 120))
     adam = drop_node(window, "Adam", center + QPoint(80, 120))
     relu = drop_node(window, "ReLU", center + QPoint(80, -120))
-    wire(window, loss, "loss", adam, "loss")
-    wire(window, lin, "output", relu, "input")
-    qtbot.waitUntil(lambda: len(window.document.graph.edges) == 2, timeout=2000)
-    settle(qtbot)
+    with qtbot.waitSignal(window.document.analysis_changed, timeout=5000):  # the wires' labels
+        wire(window, loss, "loss", adam, "loss")
+        wire(window, lin, "output", relu, "input")
+    assert len(window.document.graph.edges) == 2
+    window.scene.flush()  # the wires' routes, as when control returns to the loop
     loss_wire = next(i for e, i in window.scene.edge_items.items() if e.source.node == loss)
     tensor_wire = next(i for e, i in window.scene.edge_items.items() if e.source.node == lin)
     assert isinstance(loss_wire, EdgeItem)
@@ -273,8 +278,9 @@ def test_the_loss_wire_writes_its_word_only_where_it_fits_between_the_nodes(wind
     center = window.canvas.viewport().rect().center()
     loss = drop_node(window, "MSELoss", center + QPoint(-140, 0))
     adam = drop_node(window, "Adam", center + QPoint(130, 0))  # 70 px between the nodes
-    wire(window, loss, "loss", adam, "loss")
-    settle(qtbot)
+    with qtbot.waitSignal(window.document.analysis_changed, timeout=5000):  # the wire's label
+        wire(window, loss, "loss", adam, "loss")
+    window.scene.flush()  # its route and where its word goes
     (item,) = window.scene.edge_items.values()
     nodes = [window.scene.node_items[n].sceneBoundingRect() for n in (loss, adam)]
     rect = item.label_rect()
@@ -282,7 +288,7 @@ def test_the_loss_wire_writes_its_word_only_where_it_fits_between_the_nodes(wind
     assert item.toolTip()
     x, y = window.document.graph.nodes[adam].position
     window.document.move_nodes({adam: (x + 300, y)})
-    settle(qtbot)
+    window.scene.flush()
     rect = item.label_rect()
     assert not rect.isNull() and item.label == "minimised by"
     nodes = [window.scene.node_items[n].sceneBoundingRect() for n in (loss, adam)]
