@@ -8,9 +8,10 @@ it, and the code exporter copies its functions verbatim into the standalone scri
   inside :func:`load_sklearn` only, as the exported script would);
 * every public function is top-level and depends only on numpy, the standard library and other
   functions or constants of this file; nothing reads globals that a copy would lack except the
-  constants and helpers listed in ``EXPORT_NEEDS`` (e.g. ``read_csv`` needs ``MAX_ROWS``,
-  ``MAX_FILE_BYTES``, ``resolve_task`` and ``encode_classes``), which an exporter copies along;
-  the generators, ``split_indices`` and the two preprocessing functions need nothing else;
+  constants and helpers listed in ``EXPORT_NEEDS`` (e.g. ``read_csv`` needs ``open_data_file``
+  and its ``csv_*`` helpers, and those need ``MAX_ROWS``, ``resolve_task``, ...), which an
+  exporter copies along, transitively; a test derives the lists from the source. The
+  generators, ``split_indices`` and the two preprocessing functions need nothing else;
 * file readers raise ``ValueError`` whose message names the file, row and column (CSV) or the
   array (NPZ); ``runtime.data`` turns them into ``DataError``;
 * file readers read regular files only (:func:`open_data_file`): a device such as
@@ -286,6 +287,22 @@ def read_csv(path, target_column="", task="auto"):
             data = fh.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise ValueError(f"cannot read CSV file '{path}': {exc.strerror or exc}") from None
+    reader = csv.reader(io.StringIO(csv_text(data, name), newline=""))
+    try:
+        header, t = csv_header(reader, name, target_column)
+        rows, targets, lines = csv_rows(reader, header, t, name)
+    except csv.Error as exc:
+        raise ValueError(f"{name} row {max(reader.line_num, 1)}: cannot be parsed as CSV ({exc})") from None
+    if not rows:
+        raise ValueError(f"{name} has a header but no data rows")
+    x = np.array(rows, dtype=np.float64).astype(np.float32)
+    y, class_names = csv_target(targets, lines, name, header[t], task)
+    return x, y, class_names
+
+
+def csv_text(data, name):
+    """The text of a CSV file's bytes ``data`` (at most MAX_FILE_BYTES, UTF-8, a byte order
+    mark dropped, not blank); ``name``: the file's name, for messages."""
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"{name} is larger than {MAX_FILE_BYTES // 1024**2} MiB")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -298,67 +315,80 @@ def read_csv(path, target_column="", task="auto"):
                          f"{exc.start}); save the file as UTF-8") from None
     if not text.strip():
         raise ValueError(f"{name} is empty: expected a header row and data rows")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-        if not any(header):
-            raise ValueError(f"{name} row 1: the header row is empty")
-        for i, h in enumerate(header):
-            if not h:
-                raise ValueError(f"{name} row 1: column {i + 1} of the header has no name")
-            if h in header[:i]:
-                raise ValueError(f"{name} row 1: column name '{h}' appears twice in the header "
-                                 f"(columns {header.index(h) + 1} and {i + 1})")
-        if len(header) < 2:
-            raise ValueError(f"{name} has a single column ({header[0][:40]!r}): it needs at least one "
-                             "feature column besides the target (columns are separated by commas)")
-        if target_column:
-            if target_column not in header:
-                shown = ", ".join(repr(h) for h in header[:12])
-                raise ValueError(f"{name}: target column {target_column!r} is not in the header; "
-                                 f"columns: {shown}")
-            t = header.index(target_column)
-        else:
-            t = len(header) - 1
-        feature_cols = [i for i in range(len(header)) if i != t]
-        rows, targets, lines = [], [], []
-        end = reader.line_num
-        for row in reader:
-            # A quoted field may span lines: report the line where the record starts.
-            line, end = end + 1, reader.line_num
-            if not row:
-                continue  # a blank line
-            if len(row) != len(header):
-                spans = f" (it runs to row {end}: is a quote left open?)" if end > line else ""
-                raise ValueError(f"{name} row {line} has {len(row)} fields; the header has "
-                                 f"{len(header)}{spans}")
-            if len(rows) >= MAX_ROWS:
-                raise ValueError(f"{name} has more than {MAX_ROWS} data rows")
-            values = []
-            for i in feature_cols:
-                cell = row[i].strip()
-                where = f"{name} row {line}, column '{header[i]}'"
-                if not cell:
-                    raise ValueError(f"{where}: the cell is empty")
-                try:
-                    v = float(cell)
-                except ValueError:
-                    raise ValueError(f"{where}: {cell[:40]!r} is not a number") from None
-                if not math.isfinite(v) or abs(v) > 3.4e38:
-                    raise ValueError(f"{where}: {cell[:40]!r} is not a finite float32 number")
-                values.append(v)
-            cell = row[t].strip()
-            if not cell:
-                raise ValueError(f"{name} row {line}, column '{header[t]}': the target cell is empty")
-            rows.append(values)
-            targets.append(cell)
-            lines.append(line)
-    except csv.Error as exc:
-        raise ValueError(f"{name} row {max(reader.line_num, 1)}: cannot be parsed as CSV ({exc})") from None
-    if not rows:
-        raise ValueError(f"{name} has a header but no data rows")
-    x = np.array(rows, dtype=np.float64).astype(np.float32)
+    return text
 
+
+def csv_header(reader, name, target_column):
+    """``(column names, index of the target column)`` from the header row of ``reader``."""
+    header = [h.strip() for h in next(reader)]
+    if not any(header):
+        raise ValueError(f"{name} row 1: the header row is empty")
+    for i, h in enumerate(header):
+        if not h:
+            raise ValueError(f"{name} row 1: column {i + 1} of the header has no name")
+        if h in header[:i]:
+            raise ValueError(f"{name} row 1: column name '{h}' appears twice in the header "
+                             f"(columns {header.index(h) + 1} and {i + 1})")
+    if len(header) < 2:
+        raise ValueError(f"{name} has a single column ({header[0][:40]!r}): it needs at least one "
+                         "feature column besides the target (columns are separated by commas)")
+    if not target_column:
+        return header, len(header) - 1
+    if target_column not in header:
+        shown = ", ".join(repr(h) for h in header[:12])
+        raise ValueError(f"{name}: target column {target_column!r} is not in the header; "
+                         f"columns: {shown}")
+    return header, header.index(target_column)
+
+
+def csv_rows(reader, header, t, name):
+    """The data rows after the header: ``(feature values of each row, target cell of each row,
+    the file line where each row starts)``; ``t``: the target column's index."""
+    feature_cols = [i for i in range(len(header)) if i != t]
+    rows, targets, lines = [], [], []
+    end = reader.line_num
+    for row in reader:
+        # A quoted field may span lines: report the line where the record starts.
+        line, end = end + 1, reader.line_num
+        if not row:
+            continue  # a blank line
+        if len(row) != len(header):
+            spans = f" (it runs to row {end}: is a quote left open?)" if end > line else ""
+            raise ValueError(f"{name} row {line} has {len(row)} fields; the header has "
+                             f"{len(header)}{spans}")
+        if len(rows) >= MAX_ROWS:
+            raise ValueError(f"{name} has more than {MAX_ROWS} data rows")
+        values = csv_features(row, feature_cols, header, f"{name} row {line}")
+        cell = row[t].strip()
+        if not cell:
+            raise ValueError(f"{name} row {line}, column '{header[t]}': the target cell is empty")
+        rows.append(values)
+        targets.append(cell)
+        lines.append(line)
+    return rows, targets, lines
+
+
+def csv_features(row, feature_cols, header, where_row):
+    """The feature cells of one CSV row as floats (finite, within float32's range)."""
+    values = []
+    for i in feature_cols:
+        cell = row[i].strip()
+        where = f"{where_row}, column '{header[i]}'"
+        if not cell:
+            raise ValueError(f"{where}: the cell is empty")
+        try:
+            v = float(cell)
+        except ValueError:
+            raise ValueError(f"{where}: {cell[:40]!r} is not a number") from None
+        if not math.isfinite(v) or abs(v) > 3.4e38:
+            raise ValueError(f"{where}: {cell[:40]!r} is not a finite float32 number")
+        values.append(v)
+    return values
+
+
+def csv_target(targets, lines, name, target_name, task):
+    """``(y, class_names or None)`` from the target cells of a CSV file (``lines``: the file line
+    of each; ``name``, ``target_name``: the file's and the column's, for messages)."""
     parsed = []
     for cell in targets:
         try:
@@ -367,21 +397,18 @@ def read_csv(path, target_column="", task="auto"):
             parsed.append(None)
     all_floats = all(v is not None for v in parsed)
     finite = all_floats and all(math.isfinite(v) for v in parsed)
-    target_name = header[t]
     if all_floats and not finite and task != "classification":
         i = next(i for i, v in enumerate(parsed) if not math.isfinite(v))
         raise ValueError(f"{name} row {lines[i]}, column '{target_name}': {targets[i][:40]!r} is not "
                          "a finite number")
     values = parsed if finite else targets
-    kind = resolve_task(task, values)
-    if kind == "classification":
-        y, class_names = encode_classes(values)
-        return x, y, class_names
+    if resolve_task(task, values) == "classification":
+        return encode_classes(values)
     if not finite:
         i = next(i for i, v in enumerate(parsed) if v is None)
         raise ValueError(f"{name} row {lines[i]}, column '{target_name}': {targets[i][:40]!r} is not a "
                          "number (a regression target must be numeric)")
-    return x, np.array(parsed, dtype=np.float32).reshape(-1, 1), None
+    return np.array(parsed, dtype=np.float32).reshape(-1, 1), None
 
 
 def read_npz(path, task="auto"):
@@ -395,12 +422,30 @@ def read_npz(path, task="auto"):
     with open_data_file(path, ".npz file") as fh:
         (fx, x), (fy, y) = npz_arrays(fh, name)
     for key, a in ((fx, x), (fy, y)):
-        if a.dtype.kind not in "biuf":
-            raise ValueError(f"{name}: array '{key}' has dtype {a.dtype}; expected numbers "
-                             "(bool, integer or float)")
-        if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
-            bad = int(np.argwhere(~np.isfinite(a))[0][0])
-            raise ValueError(f"{name}: array '{key}' holds NaN or infinite values (first at sample {bad})")
+        npz_check_numbers(a, key, name)
+    npz_check_shapes(x, fx, y, fy, name)
+    x = npz_features(x, fx, name)
+    kind = task
+    if kind == "auto":
+        kind = "classification" if y.dtype.kind in "iub" else "regression"
+    if kind == "classification":
+        y, class_names = npz_classes(y, fy, name)
+        return x, y, class_names
+    return x, npz_regression_target(y, fy, name), None
+
+
+def npz_check_numbers(a, key, name):
+    """Array ``key`` of the archive ``name`` holds numbers, and no NaN or infinity."""
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: array '{key}' has dtype {a.dtype}; expected numbers "
+                         "(bool, integer or float)")
+    if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
+        bad = int(np.argwhere(~np.isfinite(a))[0][0])
+        raise ValueError(f"{name}: array '{key}' holds NaN or infinite values (first at sample {bad})")
+
+
+def npz_check_shapes(x, fx, y, fy, name):
+    """Features ``x`` have samples and features; the target ``y`` one entry per sample."""
     if x.ndim < 2:
         raise ValueError(f"{name}: features array '{fx}' must have a sample axis and features; "
                          f"shape {x.shape}")
@@ -411,27 +456,35 @@ def read_npz(path, task="auto"):
     if y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"{name}: target '{fy}' has shape {y.shape} but features '{fx}' have "
                          f"{x.shape[0]} samples")
+
+
+def npz_features(x, fx, name):
+    """The features as int64 (integer arrays, such as token ids) or float32."""
     if x.dtype.kind in "iu":
         if x.dtype == np.uint64 and x.size and int(x.max()) > np.iinfo(np.int64).max:
             raise ValueError(f"{name}: features array '{fx}' holds integers too large for int64")
-        x = x.astype(np.int64)
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
-            x = x.astype(np.float32)
-        if not np.isfinite(x).all():
-            raise ValueError(f"{name}: features array '{fx}' holds values beyond the float32 range")
-    kind = task
-    if kind == "auto":
-        kind = "classification" if y.dtype.kind in "iub" else "regression"
-    if kind == "classification":
-        if y.ndim != 1:
-            raise ValueError(f"{name}: classification target '{fy}' must be 1-D; shape {y.shape}")
-        if y.dtype.kind not in "iu":
-            raise ValueError(f"{name}: classification target '{fy}' must hold integers; dtype {y.dtype}")
-        if y.shape[0] > MAX_ROWS:
-            raise ValueError(f"{name}: target '{fy}' has {y.shape[0]} rows; at most {MAX_ROWS}")
-        labels, inverse = np.unique(y, return_inverse=True)
-        return x, inverse.reshape(-1).astype(np.int64), [str(int(v)) for v in labels]
+        return x.astype(np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
+        x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name}: features array '{fx}' holds values beyond the float32 range")
+    return x
+
+
+def npz_classes(y, fy, name):
+    """``(class indices, class names)`` of an integer class target."""
+    if y.ndim != 1:
+        raise ValueError(f"{name}: classification target '{fy}' must be 1-D; shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"{name}: classification target '{fy}' must hold integers; dtype {y.dtype}")
+    if y.shape[0] > MAX_ROWS:
+        raise ValueError(f"{name}: target '{fy}' has {y.shape[0]} rows; at most {MAX_ROWS}")
+    labels, inverse = np.unique(y, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), [str(int(v)) for v in labels]
+
+
+def npz_regression_target(y, fy, name):
+    """A regression target as float32 ``(N, d)``."""
     shape = y.shape
     y = y.reshape(y.shape[0], -1)
     if y.shape[1] == 0:
@@ -440,7 +493,7 @@ def read_npz(path, task="auto"):
         y = y.astype(np.float32)
     if not np.isfinite(y).all():
         raise ValueError(f"{name}: target '{fy}' holds values beyond the float32 range")
-    return x, y, None
+    return y
 
 
 def npz_arrays(fh, name):
@@ -489,10 +542,15 @@ def npz_arrays(fh, name):
 # What each public function needs besides numpy and the standard library: the exporter copies
 # these along with it (a test derives them from the source and compares).
 EXPORT_NEEDS = {
-    "read_csv": ("MAX_FILE_BYTES", "MAX_ROWS", "encode_classes", "open_data_file", "resolve_task"),
+    "read_csv": ("MAX_FILE_BYTES", "csv_header", "csv_rows", "csv_target", "csv_text", "open_data_file"),
+    "csv_text": ("MAX_FILE_BYTES",),
+    "csv_rows": ("MAX_ROWS", "csv_features"),
+    "csv_target": ("encode_classes", "resolve_task"),
     "open_data_file": ("FILE_KINDS", "FILE_TYPE_MASK", "REGULAR_FILE"),
-    "read_npz": ("MAX_ROWS", "npz_arrays", "open_data_file"),
+    "read_npz": ("npz_arrays", "npz_check_numbers", "npz_check_shapes", "npz_classes", "npz_features",
+                 "npz_regression_target", "open_data_file"),
     "npz_arrays": ("MAX_FILE_BYTES", "NPZ_FEATURE_KEYS", "NPZ_TARGET_KEYS"),
+    "npz_classes": ("MAX_ROWS",),
     "load_sklearn": ("SKLEARN_LOADERS",),
 }
 
