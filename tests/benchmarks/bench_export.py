@@ -9,7 +9,8 @@ rounds and last in odd ones, so neither always follows the other.
 Two figures per run, both from the run itself:
 
 * **training phase**: the ``samples_per_second`` of each epoch's metrics line (JSONL), both
-  measured over the epoch's training steps only (validation excluded); a run's figure is
+  measured over the epoch's training steps only (validation excluded; scripts exported before
+  the loop moved to runtime/export/loop.py counted validation too); a run's figure is
   ``n_train × epochs ÷ Σ n_train / samples_per_second`` over its epochs but the first (which
   warms caches);
 * **whole run**: ``n_train × epochs ÷ seconds`` of the whole call (data loading, model build,
