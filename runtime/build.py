@@ -59,8 +59,8 @@ class Targets:
     ``runtime.modules``: those a catalogue declares (``nn.X`` and ``recurrent.X`` targets, the
     ``custom.X`` targets and DropConnect classes, losses, optimizers, schedules)."""
 
-    nn: frozenset[str]
-    custom: dict[str, type[nn.Module]]
+    torch_nn: frozenset[str]  # names in torch.nn
+    custom: dict[str, type[nn.Module]]  # classes of runtime.modules
     losses: frozenset[str]
     optimizers: frozenset[str]
     schedulers: frozenset[str]
@@ -77,7 +77,7 @@ class Targets:
 
 
 TARGETS = Targets.of(_catalogue.CATALOGUE)
-NN_MODULES = TARGETS.nn
+NN_MODULES = TARGETS.torch_nn
 CUSTOM_MODULES = TARGETS.custom
 LOSSES = TARGETS.losses
 OPTIMIZERS = TARGETS.optimizers
@@ -85,7 +85,7 @@ SCHEDULERS = TARGETS.schedulers
 
 
 def _nn_class(name: str, targets: Targets = TARGETS) -> type[nn.Module]:
-    if name not in targets.nn and name not in targets.losses:
+    if name not in targets.torch_nn and name not in targets.losses:
         raise BuildError(f"'{name}' is not a torch.nn module this version of Netwright supports")
     return getattr(nn, name)
 
