@@ -157,10 +157,8 @@ class RunResult:
         if not self.plan.classification:
             return None
         out = torch.from_numpy(self.predict(x))
-        family = modules.LOSS_FAMILIES[self.plan.loss_type]
-        if family == "binary":
-            threshold = 0.0 if self.plan.loss_type == "BCEWithLogitsLoss" else 0.5
-            return (out[:, 0] > threshold).long().numpy()
+        if self.plan.loss_family == "binary":
+            return (out[:, 0] > self.plan.binary_threshold).long().numpy()
         return out.argmax(1).numpy()
 
     def val_predictions(self) -> tuple[np.ndarray, np.ndarray]:
