@@ -160,6 +160,7 @@ class NodeInfo:
     has_params: bool
     relu_like: bool
     saturating: bool
+    saturated_outside: tuple[float, float]  # a saturating node's output beyond these counts as saturated
     output: TensorInfo
 
 
@@ -352,7 +353,8 @@ class _Builder:
             fn = called(module, t.call, node.params)
         has_params = module is not None and any(True for _ in module.parameters())
         self.model.nodes.append(NodeInfo(nid, t.type_id, self.attrs[nid], has_params, t.watch == "dead",
-                                         t.watch == "saturation", self.analysis.outputs[nid]["output"]))
+                                         t.watch == "saturation", t.saturated_outside,
+                                         self.analysis.outputs[nid]["output"]))
         self.model._steps.append((len(self.model.nodes) - 1, fn, slots, many))
         self.slot_of[(nid, "output")] = len(self.model._steps)
 

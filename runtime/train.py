@@ -14,7 +14,7 @@ a run of the script give the same numbers (same torch version and device):
    graph topological order, each parametric module's init applied right after it is created,
    all with the global torch RNG. Then ``model.to(device)``.
 2. Data (``runtime.data.load_dataset``): numpy arrays become tensors moved to the device once;
-   loss targets are adapted once per split (``modules.adapt_target``), never per batch.
+   loss targets are adapted once per split (``modules.family_target``), never per batch.
 3. ``opt = torch.optim.<X>(model.parameters(), **kwargs)``; an LR schedule (StepLR,
    ExponentialLR), if wired, is stepped once after each epoch. Loss = ``torch.nn.<Loss>(**kwargs)``.
 4. Shuffling: ``gen = torch.Generator().manual_seed(seed)`` on the CPU. Each epoch
@@ -35,13 +35,13 @@ a run of the script give the same numbers (same torch version and device):
    ``train_loss = (losses * sizes).sum() / n_train`` where ``sizes[k]`` is batch k's row count
    (float32): the size-weighted mean of the per-batch data loss, without the penalty. For
    classification the batch predictions are kept (``preds.append(pred.detach())``) and
-   ``train_accuracy = float(modules.correct_count(loss, torch.cat(preds), y_train[perm])) /
+   ``train_accuracy = float(modules.family_correct(family, torch.cat(preds), y_train[perm], threshold)) /
    n_train``: from the same forward passes (the count is exact, so it equals the sum of
    per-batch counts; it crosses to the host as float32, exact below 2**24, and is divided
    there in Python floats). Validation: ``model.eval()`` and ``torch.no_grad()``
    over the validation split in chunks of ``VAL_CHUNK`` rows: ``val_loss = (Σ loss_fn(pred_c,
    y_c) * len_c) / n_val`` (summed in chunk order on the device, float32);
-   ``val_accuracy = float(Σ correct_count) / n_val``. ``lr`` is ``opt.param_groups[0]["lr"]``
+   ``val_accuracy = float(Σ family_correct) / n_val``. ``lr`` is ``opt.param_groups[0]["lr"]``
    during the epoch. All epoch numbers cross to the host in one ``torch.stack(...).tolist()``.
 7. Early stopping (settings.patience > 0) monitors val_loss (train_loss without a validation
    split): an epoch improves when ``monitor < best - min_delta``; after ``patience`` epochs
@@ -245,7 +245,7 @@ class Diagnostics:
                    for n in model.nodes if n.has_params]
         self.weights = [(nid, ws) for nid, ws in weights if ws]
         self.dead = [n.node_id for n in model.nodes if n.relu_like]
-        self.saturated = [(n.node_id, n.type_id) for n in model.nodes if n.saturating]
+        self.saturated = [(n.node_id, n.saturated_outside) for n in model.nodes if n.saturating]
         self.watch = self.dead + [nid for nid, _ in self.saturated]
 
     def grad_norms(self, device: torch.device) -> list[torch.Tensor]:
@@ -260,10 +260,9 @@ class Diagnostics:
         out += [_norm(ws, device) for _, ws in self.weights]
         for nid in self.dead:  # dead = exactly 0 for the whole batch: no gradient
             out.append((acts[nid] == 0).flatten(1).all(0).float().mean())
-        for nid, kind in self.saturated:
+        for nid, (low, high) in self.saturated:
             a = acts[nid]
-            sat = (a.abs() > 0.99) if kind == "Tanh" else ((a < 0.01) | (a > 0.99))
-            out.append(sat.float().mean())
+            out.append(((a < low) | (a > high)).float().mean())
         return out
 
     def read(self, values: Iterator[float]) -> dict[str, dict[str, float]]:
@@ -535,8 +534,8 @@ class Trainer:
         classes = plan.target.classes or 0
         x_train = _tensor(bundle.x_train, device)
         x_val = _tensor(bundle.x_val, device)
-        y_train = modules.adapt_target(plan.loss_type, _tensor(bundle.y_train, device), classes)
-        y_val = modules.adapt_target(plan.loss_type, _tensor(bundle.y_val, device), classes)
+        y_train = modules.family_target(plan.loss_family, _tensor(bundle.y_train, device), classes)
+        y_val = modules.family_target(plan.loss_family, _tensor(bundle.y_val, device), classes)
 
         # 3. loss, optimizer, schedule, regularisation; the shuffle generator
         optim = _Optimisation.of(plan, model, params, device)
@@ -739,14 +738,14 @@ class _Epoch:
         """Step 6's numbers, in record order: train loss (and correct count), validation loss
         (and correct count), then the diagnostics; all in one host sync."""
         run = self.run_
-        loss_type = run.plan.loss_type
+        family, threshold = run.plan.loss_family, run.plan.binary_threshold
         stats = [(trained.losses * self.sizes).sum() / run.n_train]
         if trained.preds is not None:
             target = run.y_train if trained.perm is None else run.y_train[trained.perm]
-            stats.append(modules.correct_count(loss_type, torch.cat(trained.preds), target))
+            stats.append(modules.family_correct(family, torch.cat(trained.preds), target, threshold))
         if run.n_val:
             run.model.eval()
-            val_loss, val_correct = _evaluate(run.model, run.optim.loss_fn, loss_type, run.x_val, run.y_val,
+            val_loss, val_correct = _evaluate(run.model, run.optim.loss_fn, (family, threshold), run.x_val, run.y_val,
                                               run.plan.classification)
             stats.append(val_loss / run.n_val)
             if run.plan.classification:
@@ -873,9 +872,11 @@ def _norm(tensors: list[torch.Tensor | None], device: torch.device) -> torch.Ten
     return torch.linalg.vector_norm(torch.stack(parts))
 
 
-def _evaluate(model: GraphModule, loss_fn: torch.nn.Module, loss_type: str, x: torch.Tensor, y: torch.Tensor,
+def _evaluate(model: GraphModule, loss_fn: torch.nn.Module, rule: tuple[str, float], x: torch.Tensor, y: torch.Tensor,
               classification: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Σ chunk loss × chunk rows and Σ correct over a split, in eval mode without gradients."""
+    """Σ chunk loss × chunk rows and Σ correct over a split, in eval mode without gradients;
+    ``rule`` is the loss's (family, binary threshold)."""
+    family, threshold = rule
     total = correct = None
     with torch.no_grad():
         for i in range(0, len(x), VAL_CHUNK):
@@ -884,7 +885,7 @@ def _evaluate(model: GraphModule, loss_fn: torch.nn.Module, loss_type: str, x: t
             part = loss_fn(pred, yc) * len(xc)
             total = part if total is None else total + part
             if classification:
-                c = modules.correct_count(loss_type, pred, yc)
+                c = modules.family_correct(family, pred, yc, threshold)
                 correct = c if correct is None else correct + c
     assert total is not None
     return total, correct

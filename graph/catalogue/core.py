@@ -152,6 +152,7 @@ class NodeType:
     call: Call = PLAIN_CALL
     dropconnect: str = ""  # runtime.modules class built instead of the target when dropconnect > 0
     watch: Watch = ""  # "dead": share of units at exactly 0; "saturation": share near the asymptotes
+    saturated_outside: tuple[float, float] = (0.0, 0.0)  # "saturation": an output below/above these is saturated
     family: Family | None = None  # losses: what the target must be (class indices, 0/1, real values)
     threshold: float | None = None  # binary losses: a prediction above it is the positive class
     weighted: bool = False  # a learned map (weights times inputs), counted by the linear-model lint

@@ -154,3 +154,11 @@ def test_a_catalogue_with_other_types_leaves_the_application_s_alone():
     assert mine.get("Tanh").title == "My tanh" and get("Tanh").title == "Tanh"
     assert mine.get("Dense") is mine.get("Linear") is get("Linear")
     assert [t.type_id for t in mine] == list(REGISTRY)
+
+
+def test_every_saturating_type_says_where_it_saturates():
+    """The trainer's saturation share reads the bounds from the type (no per-type branch)."""
+    from graph.catalogue import REGISTRY
+
+    saturating = {t.type_id: t.saturated_outside for t in REGISTRY.values() if t.watch == "saturation"}
+    assert saturating == {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}

@@ -211,7 +211,7 @@ def test_diagnostics_know_which_nodes_they_measure(tmp_path):
     diag = Diagnostics(model)
     by_type = {n.type_id: n.node_id for n in model.nodes}
     assert [nid for nid, _ in diag.weights] == linears
-    assert diag.dead == [by_type["ReLU"]] and diag.saturated == [(by_type["Tanh"], "Tanh")]
+    assert diag.dead == [by_type["ReLU"]] and diag.saturated == [(by_type["Tanh"], (-0.99, 0.99))]
     assert diag.watch == [by_type["ReLU"], by_type["Tanh"]]
 
 
