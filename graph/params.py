@@ -48,44 +48,49 @@ class Param:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` normalised (ints become floats for float params) or raise ParamError."""
-        k = self.kind
-        if k == "bool":
-            if not isinstance(value, bool):
-                raise ParamError(self.name, f"must be true or false; got {_show(value)}")
-            return value
-        if k == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}")
-            self._in_range(value)
-            return value
-        if k == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}")
-            try:
-                value = float(value)
-            except OverflowError:  # an int beyond ±1.8e308
-                raise ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}") from None
-            if not math.isfinite(value):
-                raise ParamError(self.name, f"must be a finite number; got {_show(value)}")
-            self._in_range(value)
-            return value
-        if k == "choice":
-            if not isinstance(value, str) or value not in self.choices:
-                raise ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}")
-            return value
-        if k == "str":
-            if not isinstance(value, str):
-                raise ParamError(self.name, f"must be text; got {_show(value)}")
-            if len(value) > self.max_len:
-                raise ParamError(
-                    self.name, f"must be at most {self.max_len} characters; got {len(value)}"
-                )
-            return value
-        # ints
-        if not isinstance(value, (list, tuple)) or any(
-            isinstance(v, bool) or not isinstance(v, int) for v in value
-        ):
-            raise ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}")
+        return _CHECKS[self.kind](self, value)
+
+    def _refuse(self, value: Any) -> ParamError:
+        return ParamError(self.name, f"must be {self.range_text()}; got {_show(value)}")
+
+    def _check_bool(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ParamError(self.name, f"must be true or false; got {_show(value)}")
+        return value
+
+    def _check_int(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._refuse(value)
+        self._in_range(value)
+        return value
+
+    def _check_float(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._refuse(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond ±1.8e308
+            raise self._refuse(value) from None
+        if not math.isfinite(value):
+            raise ParamError(self.name, f"must be a finite number; got {_show(value)}")
+        self._in_range(value)
+        return value
+
+    def _check_choice(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise self._refuse(value)
+        return value
+
+    def _check_str(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ParamError(self.name, f"must be text; got {_show(value)}")
+        if len(value) > self.max_len:
+            raise ParamError(self.name, f"must be at most {self.max_len} characters; got {len(value)}")
+        return value
+
+    def _check_ints(self, value: Any) -> list[int]:
+        if not isinstance(value, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise self._refuse(value)
         if not 1 <= len(value) <= self.max_len:
             raise ParamError(self.name, f"must have 1 to {self.max_len} items; got {len(value)}")
         for v in value:
@@ -95,6 +100,10 @@ class Param:
     def _in_range(self, v: float) -> None:
         if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
             raise ParamError(self.name, f"must be {self.range_text()}; got {_show(v)}")
+
+
+_CHECKS = {"bool": Param._check_bool, "int": Param._check_int, "float": Param._check_float,
+           "choice": Param._check_choice, "str": Param._check_str, "ints": Param._check_ints}
 
 
 def _num(x: float) -> str:
