@@ -5,7 +5,7 @@ the dirty curves at most 20 times a second, however fast records arrive, and les
 the window is busy: the interval adapts so that the GUI thread as a whole (this redraw, its paint
 events, and whatever else the window did since the previous one) takes at most ``WINDOW_SHARE``
 of a CPU. Just before each redraw the timer emits ``about_to_redraw``, so the owner can feed what
-it queued and update its other views in the same burst (see designer.training). Measured
+it queued and update its other views in the same burst (see designer.run_controller). Measured
 offscreen on a 2-core machine: a full redraw of the five plots cost ~35 ms with pyqtgraph's axis
 grid (the axes then cover the view and re-play their text on every curve change) and ~11 ms with
 a ``GridItem`` in the view instead; letting the axes autorange on every point re-generated the

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QMessag
 
 from graph import fileformat
 from graph.document import Graph
+from runtime.records import RecordKind
 from runtime.worker import RunRequest
 
 from .document import Document
@@ -291,15 +292,15 @@ class TrainingController(QObject):
         last_step, paused = None, None
         for r in records:
             kind = r.get("kind")
-            if kind == "start":
+            if kind == RecordKind.START:
                 self._take_start(run, r)
-            elif kind == "step":
+            elif kind == RecordKind.STEP:
                 last_step = r
-            elif kind == "epoch":
+            elif kind == RecordKind.EPOCH:
                 last_step = None
                 self._take_epoch(r)
-            elif kind in ("paused", "resumed"):
-                paused = kind == "paused"
+            elif kind in (RecordKind.PAUSED, RecordKind.RESUMED):
+                paused = kind == RecordKind.PAUSED
         if last_step is not None:
             self._progress.update(epoch=last_step.get("epoch"), step=last_step.get("step"),
                                   steps=last_step.get("steps") or self._progress.get("steps"),

@@ -3,14 +3,15 @@
 * :class:`RunState` is the controller's state machine (idle → running ⇄ paused → stopping → idle);
   it decides which of Train, Pause, Resume and Stop are enabled.
 * :class:`RunStatus` is where one run stands (a runs-list line, CSV, resume); the finished ones
-  are :data:`FINISHED`. The trainer's end reasons (``completed``, ``early_stopped``, ``stopped``)
-  are mapped once, by :func:`RunStatus.from_reason`.
+  are :data:`FINISHED`. The trainer's end reasons (runtime.records.EndReason) are mapped once,
+  by :func:`RunStatus.from_reason`.
 * :class:`ErrorKind` classifies a failed run. The run's process reports the runtime error's class
   name (``runtime.worker.describe_error``); :meth:`RunFailure.from_info` maps it once, where the
   message enters the designer, and nothing downstream looks at names or message text again.
 
 All are ``str`` enums: a member equals its value (``RunStatus.COMPLETED == "completed"``), so
-stored and compared values keep working. Nothing here imports Qt, torch or numpy.
+stored and compared values keep working. Nothing here imports Qt, torch or numpy (the end
+reasons are runtime.records' EndReason, a module without torch).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from runtime.records import EndReason
 
 
 class _StrEnum(str, Enum):
@@ -54,7 +57,7 @@ class RunStatus(_StrEnum):
         """The status a run's end reason (the trainer's ``end`` record, the process's summary)
         gives to a run that did not fail: ``early_stopped`` and ``stopped`` as such, anything
         else (``completed``, a missing reason) reads as completed."""
-        ends = {s.value: s for s in (cls.EARLY_STOPPED, cls.STOPPED)}
+        ends = {EndReason.EARLY_STOPPED: cls.EARLY_STOPPED, EndReason.STOPPED: cls.STOPPED}
         return ends.get(str(reason or ""), cls.COMPLETED)
 
 

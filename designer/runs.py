@@ -12,7 +12,8 @@ Invariants:
   run continues at the checkpoint's next epoch and records after it replace nothing.
 * Every run has its own checkpoint folder under the store's root; the store removes the root it
   created itself when ``close()`` is called (a caller-supplied root is left alone).
-* Nothing here imports Qt, torch or numpy: the store can be tested and used anywhere.
+* Nothing here imports Qt, torch or numpy: the store can be tested and used anywhere. Record
+  kinds are runtime.records' RecordKind (plain strings in the records themselves).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from graph import fileformat
 from graph.document import Graph
+from runtime.records import RecordKind
 
 from .run_types import FINISHED, RunStatus
 
@@ -48,6 +50,7 @@ EPOCH_COLUMNS = (
 # Per-node metrics of an epoch record (dicts keyed by node id).
 NODE_METRICS = ("grad_norm", "weight_norm", "dead_fraction", "saturated_fraction")
 
+KEPT_KINDS = frozenset({RecordKind.START, RecordKind.EPOCH, RecordKind.END})  # what a Run keeps
 # How the runs list names each status.
 STATE_WORDS = {RunStatus.RUNNING: "running", RunStatus.PAUSED: "paused", RunStatus.COMPLETED: "done",
                RunStatus.EARLY_STOPPED: "early stop", RunStatus.STOPPED: "stopped", RunStatus.FAILED: "failed"}
@@ -81,7 +84,7 @@ class Run:
         key = (id(self.records), len(self.records))
         cache = self._epochs_cache
         if cache is None or cache[:2] != key:
-            cache = self._epochs_cache = (*key, [r for r in self.records if r.get("kind") == "epoch"])
+            cache = self._epochs_cache = (*key, [r for r in self.records if r.get("kind") == RecordKind.EPOCH])
         return cache[2]
 
     @property
@@ -149,23 +152,23 @@ class Run:
 
     def add_record(self, record: dict) -> None:
         kind = record.get("kind")
-        if kind not in ("start", "epoch", "end"):
+        if kind not in KEPT_KINDS:
             return  # step, paused, resumed: progress only
-        if kind == "epoch":
+        if kind == RecordKind.EPOCH:
             # A resumed run restarts at the checkpoint's epoch: drop anything it will redo.
             epoch = record.get("epoch")
             if isinstance(epoch, int) and self.last_epoch >= epoch:
                 self.records = [r for r in self.records
-                                if r.get("kind") != "epoch" or int(r.get("epoch", 0)) < epoch]
+                                if r.get("kind") != RecordKind.EPOCH or int(r.get("epoch", 0)) < epoch]
                 self._epochs_cache = None
-        elif kind == "start":
+        elif kind == RecordKind.START:
             self.device = str(record.get("device", self.device))
-        elif kind == "end":
+        elif kind == RecordKind.END:
             if record.get("best_epoch") is not None:
                 self.best_epoch = int(record["best_epoch"])
         self.records.append(record)
         cache = self._epochs_cache
-        if kind == "epoch" and cache is not None and cache[:2] == (id(self.records), len(self.records) - 1):
+        if kind == RecordKind.EPOCH and cache is not None and cache[:2] == (id(self.records), len(self.records) - 1):
             cache[2].append(record)
             self._epochs_cache = (cache[0], cache[1] + 1, cache[2])
 
