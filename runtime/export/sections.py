@@ -258,10 +258,11 @@ def training_parts(plan: Plan) -> list[list[str]]:
         ["def make_loss():", *comment_lines(loss_title, indent=4),
          *call(f"return nn.{loss_name}", call_args(run.loss_kwargs, 8), 4)],
         ["def loss_target(y):", '    """The targets of a whole split in the form the loss expects."""',
-         f"    return adapt_target({literal(loss_name)}, y, {literal(plan.classes)})"],
+         f"    return family_target({literal(run.loss_family)}, y, {literal(plan.classes)})"],
         ["def count_correct(prediction, target):",
          '    """Correctly classified rows of a batch (a tensor, so no device sync)."""',
-         f"    return correct_count({literal(loss_name)}, prediction, target)"]
+         f"    return family_correct({literal(run.loss_family)}, prediction, target, "
+         f"{literal(run.binary_threshold)})"]
         if run.classification else ["count_correct = None  # not a classification: no accuracy"],
         ["def make_optimizer(model):", *comment_lines(opt_title, indent=4),
          *call(f"return torch.optim.{_torch_name(run.optimizer_type)}",

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..modules import adapt_target, correct_count
+from ..modules import family_correct, family_target
 
 # Settings: the defaults of the script's command-line options.
 EPOCHS = 3
@@ -53,11 +53,11 @@ def make_loss():
 
 
 def loss_target(y):
-    return adapt_target("CrossEntropyLoss", y, 2)
+    return family_target("class", y, 2)
 
 
 def count_correct(prediction, target):
-    return correct_count("CrossEntropyLoss", prediction, target)
+    return family_correct("class", prediction, target, 0.0)
 
 
 def make_optimizer(model):
