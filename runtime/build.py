@@ -122,8 +122,8 @@ def _function(t: NodeType, params: dict, inputs: dict) -> Callable[[Any], Any]:
 
 def _input_function(name: str) -> Callable[[Any], Any]:
     """A ``runtime.modules`` function named by a call option: only the exported helpers."""
-    fn = getattr(modules, name, None) if name in modules.EXPORTED else None
-    if not callable(fn):
+    fn = modules.INPUT_FUNCTIONS.get(name)
+    if fn is None:
         raise BuildError(f"'{name}' is not a helper of runtime.modules")
     return fn
 

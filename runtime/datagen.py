@@ -7,11 +7,9 @@ it, and the code exporter copies its functions verbatim into the standalone scri
 * it imports only numpy and the standard library at module level (scikit-learn is imported
   inside :func:`load_sklearn` only, as the exported script would);
 * every public function is top-level and depends only on numpy, the standard library and other
-  functions or constants of this file; nothing reads globals that a copy would lack except the
-  constants and helpers listed in ``EXPORT_NEEDS`` (e.g. ``read_csv`` needs ``open_data_file``
-  and its ``csv_*`` helpers, and those need ``MAX_ROWS``, ``resolve_task``, ...), which an
-  exporter copies along, transitively; a test derives the lists from the source. The
-  generators, ``split_indices`` and the two preprocessing functions need nothing else;
+  functions or constants of this file (e.g. ``read_csv`` needs ``open_data_file`` and its
+  ``csv_*`` helpers, and those need ``MAX_ROWS``, ``resolve_task``, ...); the exporter works
+  those out from the source (runtime/export/sources.py) and copies them along, transitively;
 * file readers raise ``ValueError`` whose message names the file, row and column (CSV) or the
   array (NPZ); ``runtime.data`` turns them into ``DataError``;
 * file readers read regular files only (:func:`open_data_file`): a device such as
@@ -538,21 +536,6 @@ def npz_arrays(fh, name):
                 raise ValueError(f"{name}: array '{key}' is not a .npy array")
     return (fx, arrays[fx]), (fy, arrays[fy])
 
-
-# What each public function needs besides numpy and the standard library: the exporter copies
-# these along with it (a test derives them from the source and compares).
-EXPORT_NEEDS = {
-    "read_csv": ("MAX_FILE_BYTES", "csv_header", "csv_rows", "csv_target", "csv_text", "open_data_file"),
-    "csv_text": ("MAX_FILE_BYTES",),
-    "csv_rows": ("MAX_ROWS", "csv_features"),
-    "csv_target": ("encode_classes", "resolve_task"),
-    "open_data_file": ("FILE_KINDS", "FILE_TYPE_MASK", "REGULAR_FILE"),
-    "read_npz": ("npz_arrays", "npz_check_numbers", "npz_check_shapes", "npz_classes", "npz_features",
-                 "npz_regression_target", "open_data_file"),
-    "npz_arrays": ("MAX_FILE_BYTES", "NPZ_FEATURE_KEYS", "NPZ_TARGET_KEYS"),
-    "npz_classes": ("MAX_ROWS",),
-    "load_sklearn": ("SKLEARN_LOADERS",),
-}
 
 # ---------------------------------------------------------------- split and preprocessing
 

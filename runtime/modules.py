@@ -10,13 +10,14 @@ Invariants (keep them when editing):
   nn``, ``torch.nn.functional as F``). No netwright, numpy or graph imports: the copied source
   must run with just those names in scope.
 * Every definition is top-level and self-contained: it refers only to ``math``, ``torch``,
-  ``nn``, ``F`` and to definitions listed *before* it in :data:`EXPORTED` (copy in that order).
+  ``nn``, ``F`` and to other definitions of this module; the exporter works out which from the
+  source (runtime/export/sources.py) and copies them along.
 * Nothing here consumes random numbers except where the docstring says so (module construction
   and :func:`init_weight` use the global torch RNG; dropout and DropConnect use it while
   training). The order of RNG use is part of the run's definition: see ``runtime/train.py``.
 
 What is here, by catalogue target (a node type names what it needs in its catalogue entry, e.g.
-``dropconnect="DropConnectLinear"``; only the transitional :data:`LOSS_RULES` is keyed by type):
+``dropconnect="DropConnectLinear"``; nothing here is keyed by node type):
 
 * ``custom.Maxout``                      :class:`Maxout`
 * DropConnect (``dropconnect > 0`` on Linear, Conv1d, Conv2d, Maxout):
@@ -24,10 +25,10 @@ What is here, by catalogue target (a node type names what it needs in its catalo
   parameters and ``state_dict`` keys as the torch classes they extend) and
   ``Maxout(..., dropconnect=p)``; all use :func:`dropconnect_weight`.
 * ``fn.add|cat|reshape|step|sign``       :data:`FUNCTIONS` (signatures below)
-* call options of attention             :func:`causal_mask` (``attn_mask=causal_mask(x)``)
+* call options of attention             :func:`causal_mask` (``attn_mask=causal_mask(x)``), the
+  functions a call option may name: :data:`INPUT_FUNCTIONS`
 * ``weight_init`` / ``bias_init``        :func:`apply_init` (:func:`init_weight`, :func:`init_bias`)
-* losses, by the loss type's ``family``  :func:`family_target`, :func:`family_correct` (and, until
-  every caller passes the family, :data:`LOSS_RULES`, :func:`adapt_target`, :func:`correct_count`)
+* losses, by the loss type's ``family``  :func:`family_target`, :func:`family_correct`
 * L1/L2, max-norm                        :func:`layer_weights`, :func:`regularization_penalty`,
   :func:`apply_max_norm`
 """
@@ -39,34 +40,6 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-# Copy order for the exporter: each entry uses only earlier entries (and math/torch/nn/F).
-EXPORTED = (
-    "dropconnect_weight",
-    "DropConnectLinear",
-    "DropConnectConv1d",
-    "DropConnectConv2d",
-    "Maxout",
-    "add",
-    "cat",
-    "reshape",
-    "step",
-    "sign",
-    "FUNCTIONS",
-    "causal_mask",
-    "init_weight",
-    "init_bias",
-    "apply_init",
-    "family_target",
-    "family_correct",
-    "LOSS_RULES",
-    "adapt_target",
-    "correct_count",
-    "layer_weights",
-    "regularization_penalty",
-    "apply_max_norm",
-)
-
 
 # ------------------------------------------------------------------ DropConnect and Maxout
 
@@ -194,6 +167,11 @@ def causal_mask(x):
     return torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
 
 
+# The runtime.modules functions a catalogue call option may name (``InputFn("causal_mask")``):
+# an allow-list, so no name read from a type declaration reaches getattr.
+INPUT_FUNCTIONS = {"causal_mask": causal_mask}
+
+
 # ------------------------------------------------------------------ initialisation
 
 
@@ -281,36 +259,6 @@ def family_correct(family, pred, target, threshold):
     if family == "binary":
         return ((pred > threshold) == (target > 0.5)).all(1).sum()
     return (pred.argmax(1) == target.argmax(1)).sum()
-
-
-# NOTE: [transitional loss table] The loss types' ``family`` and ``threshold`` live on their
-# catalogue entries (runtime.build.TrainingPlan carries them as ``loss_family`` and
-# ``binary_threshold``). This copy, keyed by torch loss name, serves only the callers that
-# still pass a loss name: runtime/train.py (``adapt_target``/``correct_count``) and the
-# exported script (runtime/export). tests/runtime/test_modules.py checks it equals the
-# catalogue; delete it with the two wrappers once those callers pass the plan's facts to
-# family_target/family_correct.
-LOSS_RULES = {
-    "CrossEntropyLoss": ("class", None),
-    "NLLLoss": ("class", None),
-    "MultiMarginLoss": ("class", None),
-    "BCELoss": ("binary", 0.5),
-    "BCEWithLogitsLoss": ("binary", 0.0),
-    "MSELoss": ("regress", None),
-    "L1Loss": ("regress", None),
-    "SmoothL1Loss": ("regress", None),
-}
-
-
-def adapt_target(loss_name, y, classes):
-    """:func:`family_target` for the loss ``loss_name`` (transitional, see LOSS_RULES)."""
-    return family_target(LOSS_RULES[loss_name][0], y, classes)
-
-
-def correct_count(loss_name, pred, target):
-    """:func:`family_correct` for the loss ``loss_name`` (transitional, see LOSS_RULES)."""
-    family, threshold = LOSS_RULES[loss_name]
-    return family_correct(family, pred, target, threshold)
 
 
 # ------------------------------------------------------------------ regularisation

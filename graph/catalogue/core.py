@@ -73,7 +73,7 @@ LintRule = Callable[["LintView", str], Iterable["Finding"]]
 @dataclass(frozen=True)
 class InputFn:
     """A call option computed from the node's input by the ``runtime.modules`` function ``name``
-    (which must be listed in ``modules.EXPORTED``): ``attn_mask=InputFn("causal_mask")`` is
+    (which must be listed in ``modules.INPUT_FUNCTIONS``): ``attn_mask=InputFn("causal_mask")`` is
     ``attn_mask=causal_mask(x)`` in the live model and, the function copied, in the script."""
 
     name: str

@@ -32,7 +32,6 @@ torch.set_num_threads(1)
 MODEL_TYPES = sorted(t for t, nt in REGISTRY.items() if nt.category in ("layer", "activation"))
 # NOTE: [pending export] runtime/export does not read NodeType.call yet (tuple outputs, repeated
 # inputs, call options): see the report of issue 15. Remove the mark when the export wires it.
-EXPORT_PENDING = {t for t, nt in REGISTRY.items() if not nt.call.plain and nt.target_kind != "recurrent"}
 
 
 def _example_x(t: NodeType, shape: tuple, n: int = 8) -> np.ndarray:
@@ -166,9 +165,7 @@ def _losses(path) -> list[tuple[float, float | None]]:
     return [(r["train_loss"], r["val_loss"]) for r in rows]
 
 
-@pytest.mark.parametrize("type_id", [
-    pytest.param(t, marks=pytest.mark.xfail(reason="export of tuple-output call convention pending"))
-    if t in EXPORT_PENDING else t for t in MODEL_TYPES])
+@pytest.mark.parametrize("type_id", MODEL_TYPES)
 def test_exported_script_matches_netwright_train(tmp_path, type_id):
     """2 epochs of the one-node graph: ``netwright train`` and its exported script, same losses."""
     g, _ = one_node_graph(tmp_path, type_id)

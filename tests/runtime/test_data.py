@@ -422,20 +422,6 @@ def test_datagen_functions_reproduce_the_app_when_copied_by_source():
     np.testing.assert_array_equal(y[val], bundle.y_val)
 
 
-def module_names_used(func) -> set[str]:
-    """Names of datagen's own functions and constants that ``func``'s source refers to."""
-    tree = ast.parse(inspect.getsource(func))
-    own = {n for n, v in vars(datagen).items() if not inspect.ismodule(v) and not n.startswith("__")}
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    return (used & own) - {func.__name__, "annotations"}
-
-
-def test_export_needs_lists_every_dependency():
-    for name, value in vars(datagen).items():
-        if inspect.isfunction(value) and value.__module__ == datagen.__name__:
-            assert module_names_used(value) == set(datagen.EXPORT_NEEDS.get(name, ())), name
-
-
 def test_copied_file_readers_match_the_app(tmp_path):
     ns = exported_namespace()
     (tmp_path / "d.csv").write_text("a,b,kind\n1,2,x\n3,4,y\n5,6,x\n")

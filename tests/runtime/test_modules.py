@@ -28,34 +28,6 @@ def test_imports_only_torch_math_and_the_standard_library():
     assert names <= {"__future__", "math", "torch"}, names
 
 
-def test_exported_definitions_run_from_their_copied_source_alone():
-    """What the exporter does: paste the sources in EXPORTED order into a fresh namespace that
-    holds only math, torch, nn and F; everything must resolve and behave the same."""
-    source = "\n\n".join(
-        inspect.getsource(getattr(modules, name)) if not isinstance(getattr(modules, name), dict)
-        else f"{name} = " + _dict_source(name) for name in modules.EXPORTED)
-    ns = {"math": math, "torch": torch, "nn": nn, "F": F}
-    exec(compile(source, "<exported>", "exec"), ns)  # our own source, not file input
-    for name in modules.EXPORTED:
-        assert name in ns
-    torch.manual_seed(0)
-    a = ns["Maxout"](4, 3, 2)
-    torch.manual_seed(0)
-    b = modules.Maxout(4, 3, 2)
-    x = torch.randn(5, 4)
-    assert torch.equal(a(x), b(x))
-    assert set(ns["FUNCTIONS"]) == {"add", "cat", "reshape", "step", "sign"}
-
-
-def _dict_source(name: str) -> str:
-    """The literal right-hand side of a top-level dict assignment in modules.py."""
-    tree = ast.parse(inspect.getsource(modules))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return ast.unparse(node.value)
-    raise AssertionError(name)
-
-
 def test_fn_table_covers_every_fn_target_in_the_catalogue():
     targets = {t.torch[3:] for t in REGISTRY.values() if t.torch.startswith("fn.")}
     assert targets == set(modules.FUNCTIONS)
@@ -188,16 +160,6 @@ def test_family_correct_per_family_and_threshold():
     assert modules.family_correct("binary", torch.tensor([[0.6], [0.4], [0.45]]), t, 0.5).item() == 2
 
 
-def test_transitional_loss_table_equals_the_catalogue():
-    """LOSS_RULES (for callers that still pass a loss name) repeats the loss types' facts."""
-    facts = {t.target_name: (t.family, t.threshold) for t in REGISTRY.values() if t.category == "loss"}
-    assert modules.LOSS_RULES == facts
-    pred, t = torch.tensor([[0.6], [0.4], [0.45]]), torch.tensor([[1.0], [0.0], [1.0]])
-    assert modules.correct_count("BCELoss", pred, t).item() == 2
-    assert modules.correct_count("BCEWithLogitsLoss", pred, t).item() == 2
-    assert modules.adapt_target("MSELoss", torch.tensor([1]), 2).tolist() == [[0.0, 1.0]]
-
-
 def test_regularization_penalty_and_layer_weights():
     lin = nn.Linear(2, 2)
     with torch.no_grad():
@@ -217,3 +179,17 @@ def test_max_norm_projects_each_unit():
     norms = w.detach().norm(dim=1)
     assert norms[0].item() == pytest.approx(1.0, rel=1e-5)
     assert norms[1].item() == pytest.approx(0.5)
+
+
+def test_binary_losses_count_correct_with_their_own_threshold():
+    """Probabilities (BCELoss) are cut at 0.5, logits (BCEWithLogitsLoss) at 0: the one rule is
+    the loss type's declared threshold, read by runtime.build.binary_threshold."""
+    from runtime.build import binary_threshold
+
+    pred, t = torch.tensor([[0.6], [0.4], [-0.1]]), torch.tensor([[1.0], [0.0], [0.0]])
+    probs = binary_threshold(REGISTRY["BCELoss"])
+    logits = binary_threshold(REGISTRY["BCEWithLogitsLoss"])
+    assert (probs, logits) == (0.5, 0.0)
+    assert modules.family_correct("binary", pred, t, probs).item() == 3
+    assert modules.family_correct("binary", pred, t, logits).item() == 2  # 0.4 > 0: positive
+    assert modules.family_target("regress", torch.tensor([1]), 2).tolist() == [[0.0, 1.0]]
