@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFocusEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
@@ -43,6 +43,17 @@ def drop_node(window: Any, type_id: str, pos: QPoint) -> str:
     QApplication.sendEvent(vp, drop)
     (new,) = set(window.document.graph.nodes) - before
     return new
+
+
+def drop_file(widget: Any, path: Any) -> None:
+    """Drag a file from a file manager and drop it on ``widget``."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPoint(50, 50), *args)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), *args))
 
 
 def drag(window: Any, start: QPoint, end: QPoint, steps: int = 6) -> None:

@@ -6,8 +6,7 @@ import os
 import subprocess
 import sys
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QSpinBox
 
@@ -20,6 +19,7 @@ from tests.designer.helpers import (
     click_empty,
     click_node,
     drag,
+    drop_file,
     drop_node,
     port_point,
     type_into,
@@ -303,15 +303,6 @@ def test_save_failure_keeps_document(window, qtbot, prompts, tmp_path):
 
 
 def test_dropping_a_file_opens_it(window, qtbot, prompts, tmp_path):
-    def drop_file(widget, path) -> None:
-        mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(str(path))])
-        args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        enter = QDragEnterEvent(QPoint(50, 50), *args)
-        QApplication.sendEvent(widget, enter)
-        assert enter.isAccepted()
-        QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), *args))
-
     drop_file(window.canvas.viewport(), SAMPLES / "digits_mlp.json")
     assert window.document.path == str(SAMPLES / "digits_mlp.json")
     drop_file(window, SAMPLES / "xor_mlp.json")  # anywhere on the window

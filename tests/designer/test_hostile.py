@@ -17,13 +17,13 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 from designer.mainwindow import MainWindow
 from graph import FileFormatError, fileformat, loads
 from tests.conftest import SAMPLES
+from tests.designer.helpers import drop_file
 from tests.graph.hostile_gen import Hostile, hostile_cases
 
 GOOD = (SAMPLES / "xor_mlp.json").read_text(encoding="utf-8")
@@ -112,17 +112,6 @@ def test_unreadable_paths(edited, prompts, tmp_path, what):
 
 
 FIVE_THOUSAND_DIGITS = GOOD.replace('"epochs": 300', '"epochs": ' + "9" * 5_000).encode()
-
-
-def drop_file(widget, path) -> None:
-    """Drag a file from a file manager and drop it on ``widget``."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    enter = QDragEnterEvent(QPoint(50, 50), *args)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(widget, QDropEvent(QPointF(50, 50), *args))
 
 
 def open_by(window, prompts, route: str, path) -> None:
