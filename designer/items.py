@@ -617,7 +617,8 @@ class EdgeItem(QGraphicsItem):
         above = self.style.label_above
         w = m.horizontalAdvance(label) + (4 if above else 12)
         h = m.height() + (0 if above else 4)
-        rects = self._candidates(path.boundingRect().adjusted(-w, -2 * h, w, h), with_ends=True)
+        # a pill sits on its own wire, so its end nodes may touch it; a word above the line may not
+        rects = self._candidates(path.boundingRect().adjusted(-w, -2 * h, w, h), with_ends=above)
         rect = QRectF()
         for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             c = path.pointAtPercent(t)

@@ -15,7 +15,7 @@ import pathlib
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QFontInfo
+from PySide6.QtGui import QColor, QFontInfo
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QTabBar, QWidget
 
@@ -293,3 +293,33 @@ def test_the_loss_wire_writes_its_word_only_where_it_fits_between_the_nodes(wind
     assert not rect.isNull() and item.label == "minimised by"
     nodes = [window.scene.node_items[n].sceneBoundingRect() for n in (loss, adam)]
     assert not any(r.intersects(rect) for r in nodes), (rect, nodes)
+
+
+def test_no_wire_label_covers_a_node_in_the_tours_graph(qtbot):
+    """The README tour's layout at 1280×800 (tests/designer/tour.py), as the screenshot tool
+    makes it: every shape pill and word sits clear of the nodes it does not connect (a pill
+    pushed off its wire's middle by its own end nodes once covered the next Linear's port)."""
+    from designer.mainwindow import MainWindow
+    from tests.designer import tour
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    ids = tour.build(window, tour.tour_text())
+    # where the screenshot tool's window put them (a pixel or two decides where a label fits)
+    corners = ((62, 148), (300, 176), (538, 186), (62, 344), (300, 345), (538, 334))
+    window.document.move_nodes(dict(zip(ids, corners, strict=True)))
+    for node_id in (ids[1], ids[3]):  # the Linears' gradient bands, as after a run
+        window.scene.set_run_overlay(node_id, "‖∇‖ 0.014", QColor("#2ca02c"))
+    window.scene.flush()
+    # a node with its ports, which stick out of its body
+    nodes = {nid: item.sceneBoundingRect().united(item.mapRectToScene(item.childrenBoundingRect()))
+             for nid, item in window.scene.node_items.items()}
+    for edge, item in window.scene.edge_items.items():
+        rect = item.label_rect()
+        if rect.isNull():
+            continue
+        others = [r for nid, r in nodes.items() if nid not in (edge.source.node, edge.target.node)]
+        assert not any(r.intersects(rect) for r in others), (edge, item.label, rect)
