@@ -183,7 +183,8 @@ def test_a_redraw_asked_for_soon_does_not_wait_for_the_pace(qtbot):
     plots.request_redraw()
     assert plots.redraw_count == 0 and plots.next_redraw_in_ms() > 4000  # left at the pace
     plots.request_redraw(soon=True)
-    assert 0 <= plots.next_redraw_in_ms() <= REDRAW_INTERVAL_MS  # brought forward
+    # brought forward (a coarse QTimer may report up to 5 % more: 52 ms of 50 was seen)
+    assert 0 <= plots.next_redraw_in_ms() <= REDRAW_INTERVAL_MS * 1.05 + 1
     qtbot.waitUntil(lambda: plots.redraw_count == 1, timeout=1000)
 
 
