@@ -24,6 +24,7 @@ from graph import load_path
 from runtime.export import export_python, loop, this_graph
 from runtime.export.sources import MAIN, library, top_level_names
 from tests.conftest import SAMPLES
+from tests.imports import top_modules
 
 CPU = torch.device("cpu")
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.json"))
@@ -34,13 +35,7 @@ def args(*argv: str):
 
 
 def test_the_loop_imports_only_the_standard_library_torch_and_its_stand_in():
-    tree = ast.parse(inspect.getsource(loop))
-    modules = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            modules.add("." * node.level + (node.module or "").split(".")[0])
+    modules = top_modules(inspect.getsource(loop), relative=True)
     assert modules == {"argparse", "gc", "json", "math", "os", "time", "torch", ".this_graph"}
 
 

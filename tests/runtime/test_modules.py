@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import inspect
 import math
 
@@ -13,18 +12,13 @@ from torch.nn import functional as F
 
 from graph.catalogue import INIT_CHOICES, REGISTRY
 from runtime import modules
+from tests.imports import top_modules
 
 torch.set_num_threads(1)
 
 
 def test_imports_only_torch_math_and_the_standard_library():
-    tree = ast.parse(inspect.getsource(modules))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            names.add((node.module or "").split(".")[0])
+    names = top_modules(inspect.getsource(modules))
     assert names <= {"__future__", "math", "torch"}, names
 
 
